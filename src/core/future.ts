@@ -1,0 +1,436 @@
+/**
+ * Future: a result that will be set later (asyncio.Future), and the one mechanism by which a
+ * task suspends.
+ *
+ * Awaiting a pending Future from a task registers the Future as what the task is blocked on;
+ * `task.cancel()` then cancels that Future, and the task's `await` throws `CancelledError`. That
+ * is how cancellation reaches the exact await where a task is suspended. Every aiots primitive
+ * suspends through a Future, so every one of them is a cancellation point.
+ *
+ * As in asyncio, completion never runs callbacks synchronously: each done-callback, including
+ * the wake-up of an awaiting task, runs in a later loop iteration.
+ *
+ * @module
+ */
+import { CancelledError, InvalidStateError, RuntimeError } from "../errors.ts";
+import { checkFunction } from "../validate.ts";
+import { getRunningLoop, taskStorage } from "./context.ts";
+import type { Loop } from "./loop.ts";
+import type { Task } from "./task.ts";
+
+/** @internal */ export const PENDING = 0;
+/** @internal */ export const FULFILLED = 1;
+/** @internal */ export const REJECTED = 2;
+/** @internal */ export const CANCELLED = 3;
+/** @internal */ export type State = 0 | 1 | 2 | 3;
+
+/** @internal A done-callback as stored and scheduled: `fn(arg)`. */
+export type CallbackFn = (arg: never) => void;
+
+const resolvedPromise = Promise.resolve();
+
+/**
+ * One `then()` registration, and the thenable that `then()` returns.
+ *
+ * `await future` calls `future.then(resolve, reject)` and ignores what it returns, so the
+ * returned value is lazy: it is this record itself, and a real Promise is created only if
+ * someone chains on it (or if it rejects with no handler, so that Node still reports the
+ * unhandled rejection). An `await` therefore allocates no promise of ours.
+ */
+export class Waiter implements Promise<unknown> {
+  /** The awaiting task, when a task called `then()`. */
+  task: Task<unknown> | undefined = undefined;
+  readonly future: Future<unknown> | undefined;
+  readonly onFulfilled: unknown;
+  readonly onRejected: unknown;
+  /** The value a `sleep(0)` resolves with. */
+  value: unknown = undefined;
+  #state: State = PENDING;
+  #outcome: unknown = undefined;
+  #derived: PromiseWithResolvers<unknown> | Promise<unknown> | undefined = undefined;
+
+  constructor(future: Future<unknown> | undefined, onFulfilled: unknown, onRejected: unknown) {
+    this.future = future;
+    this.onFulfilled = onFulfilled;
+    this.onRejected = onRejected;
+  }
+
+  get [Symbol.toStringTag](): string {
+    return "Promise";
+  }
+
+  /** @internal Settle through the registered handlers, as a derived promise would be. */
+  _settle(ok: boolean, value: unknown): void {
+    const handler = ok ? this.onFulfilled : this.onRejected;
+    if (typeof handler === "function") {
+      try {
+        value = (handler as (v: unknown) => unknown)(value);
+        ok = true;
+      } catch (error) {
+        value = error;
+        ok = false;
+      }
+    }
+    this.#state = ok ? FULFILLED : REJECTED;
+    this.#outcome = value;
+    const derived = this.#derived;
+    if (derived !== undefined && !(derived instanceof Promise)) {
+      if (ok) derived.resolve(value);
+      else derived.reject(value);
+      this.#derived = derived.promise;
+    } else if (!ok && derived === undefined) {
+      // Nobody chained: a real rejected promise lets Node report it as unhandled.
+      // oxlint-disable-next-line typescript/prefer-promise-reject-errors -- the future's own error
+      this.#derived = Promise.reject(value);
+    }
+  }
+
+  #promise(): Promise<unknown> {
+    const derived = this.#derived;
+    if (derived instanceof Promise) return derived;
+    if (derived !== undefined) return derived.promise;
+    if (this.#state === FULFILLED) {
+      const p = Promise.resolve(this.#outcome);
+      this.#derived = p;
+      return p;
+    }
+    const d = Promise.withResolvers<unknown>();
+    this.#derived = d;
+    return d.promise;
+  }
+
+  // biome-ignore lint/suspicious/noThenProperty: the lazy result of Future.then().
+  then<R1 = unknown, R2 = never>(
+    onFulfilled?: ((value: unknown) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.#promise().then(onFulfilled, onRejected);
+  }
+
+  catch<R = never>(
+    onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null,
+  ): Promise<unknown> {
+    return this.#promise().catch(onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<unknown> {
+    return this.#promise().finally(onFinally);
+  }
+}
+
+/** The done-callback of a `then()`: runs in the loop, one iteration after completion. */
+function wakeWaiter(w: Waiter): void {
+  const task = w.task;
+  if (task !== undefined && task._waiter === w.future) {
+    task._waiter = undefined;
+    task._loop._woke(task);
+    // cancel() arrived after the future completed but before the task resumed: the task gets
+    // CancelledError instead of the result (asyncio's Task.__step with _must_cancel).
+    if (task._mustCancel) {
+      task._mustCancel = false;
+      w._settle(false, task._makeCancelledError());
+      return;
+    }
+  }
+  deliver(w);
+}
+
+function deliver(w: Waiter): void {
+  const future = w.future as Future<unknown>;
+  if (future._state === FULFILLED) w._settle(true, future._value);
+  else if (future._state === CANCELLED) w._settle(false, future._makeCancelledError());
+  else w._settle(false, future._error);
+}
+
+function stateName(state: State): string {
+  return state === PENDING
+    ? "pending"
+    : state === FULFILLED
+      ? "finished"
+      : state === REJECTED
+        ? "failed"
+        : "cancelled";
+}
+
+/**
+ * A placeholder for a result that is set later by `setResult`, `setException` or `cancel`.
+ * Mirrors `asyncio.Future`; awaitable, and usable wherever a `Promise` is.
+ *
+ * @example
+ * const fut = new Future<number>();
+ * getRunningLoop().callLater(10, () => fut.setResult(42));
+ * console.log(await fut); // 42
+ */
+export class Future<T = unknown> implements Promise<T> {
+  /** @internal */ _state: State = PENDING;
+  /** @internal */ _value: T | undefined = undefined;
+  /** @internal */ _error: unknown = undefined;
+  /** @internal */ _cancelMessage: string | undefined = undefined;
+  /** @internal the CancelledError a task body raised, handed out once */
+  _cancelledExc: CancelledError | undefined = undefined;
+  /** @internal */ readonly _loop: Loop;
+  // Done-callbacks: the first inline (almost every future has exactly one: its awaiter), the
+  // rest as flat [fn, arg, fn, arg, ...].
+  /** @internal */ _cbFn: CallbackFn | undefined = undefined;
+  /** @internal */ _cbArg: unknown = undefined;
+  /** @internal */ _cbMore: unknown[] | undefined = undefined;
+  /** @internal set while the error is unretrieved */
+  _unretrieved: ReturnType<Loop["_trackUnretrieved"]> | undefined = undefined;
+  /** @internal someone awaits or has looked at the outcome */
+  _retrieved = false;
+
+  /** A pending future on `loop` (default: the running loop). */
+  constructor(loop?: Loop) {
+    this._loop = loop ?? getRunningLoop();
+  }
+
+  get [Symbol.toStringTag](): string {
+    return "Future";
+  }
+
+  /** The loop this future belongs to. */
+  getLoop(): Loop {
+    return this._loop;
+  }
+
+  done(): boolean {
+    return this._state !== PENDING;
+  }
+
+  cancelled(): boolean {
+    return this._state === CANCELLED;
+  }
+
+  /**
+   * The result; throws the exception if the future failed, `CancelledError` if it was cancelled.
+   * @throws {InvalidStateError} if it is not done yet.
+   */
+  result(): T {
+    switch (this._state) {
+      case FULFILLED:
+        return this._value as T;
+      case REJECTED:
+        this._markRetrieved();
+        throw this._error;
+      case CANCELLED:
+        throw this._makeCancelledError();
+      default:
+        throw new InvalidStateError("Result is not ready.");
+    }
+  }
+
+  /**
+   * The exception the future failed with, or `undefined` if it succeeded.
+   * @throws {CancelledError} if it was cancelled.
+   * @throws {InvalidStateError} if it is not done yet.
+   */
+  exception(): unknown {
+    switch (this._state) {
+      case FULFILLED:
+        return undefined;
+      case REJECTED:
+        this._markRetrieved();
+        return this._error;
+      case CANCELLED:
+        throw this._makeCancelledError();
+      default:
+        throw new InvalidStateError("Exception is not set.");
+    }
+  }
+
+  /** Mark the future done with `value` and schedule its callbacks. */
+  setResult(value: T): void {
+    if (this._state !== PENDING) {
+      throw new InvalidStateError(`invalid state: the future is already ${stateName(this._state)}`);
+    }
+    this._resolve(value);
+  }
+
+  /** Mark the future failed with `error` and schedule its callbacks. */
+  setException(error: unknown): void {
+    if (this._state !== PENDING) {
+      throw new InvalidStateError(`invalid state: the future is already ${stateName(this._state)}`);
+    }
+    // asyncio instantiates an exception class passed in place of an instance.
+    if (typeof error === "function" && error.prototype instanceof Error) {
+      error = new (error as new () => Error)();
+    }
+    this._reject(error);
+  }
+
+  /** Cancel the future: false if it is already done, else it ends cancelled and returns true. */
+  cancel(msg?: string): boolean {
+    if (this._state === REJECTED) this._markRetrieved();
+    if (this._state !== PENDING) return false;
+    this._cancelMessage = msg === undefined || msg === null ? undefined : String(msg);
+    this._finish(CANCELLED);
+    return true;
+  }
+
+  /** Call `callback(future)` in a later loop iteration once the future is done. */
+  addDoneCallback(callback: (future: this) => void): void {
+    checkFunction("future.addDoneCallback()", "callback", callback);
+    this._addCallback(callback as CallbackFn, this);
+  }
+
+  /** Remove every registration of `callback`; returns how many were removed. */
+  removeDoneCallback(callback: (future: this) => void): number {
+    return this._removeCallback(callback as CallbackFn, this);
+  }
+
+  // ---------------------------------------------------------------- awaiting
+
+  /**
+   * Promise-compatible `then`. Awaiting a pending future inside a task suspends the task on it:
+   * cancelling the task then cancels this future.
+   */
+  // biome-ignore lint/suspicious/noThenProperty: a Future is deliberately awaitable.
+  then<R1 = T, R2 = never>(
+    onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    const w = new Waiter(this as Future<unknown>, onFulfilled, onRejected);
+    const promise = w as unknown as Promise<R1 | R2>;
+    this._markRetrieved();
+    if (this._state !== PENDING) {
+      // Awaiting a done future does not suspend the task and is not a cancellation point
+      // (asyncio's Future.__await__ returns at once); the handlers still run asynchronously.
+      void resolvedPromise.then(() => deliver(w));
+      return promise;
+    }
+    const task = taskStorage.getStore();
+    if (task !== undefined && task._state === PENDING) {
+      if ((task as unknown) === this) {
+        const error = new RuntimeError("Task cannot await on itself");
+        void resolvedPromise.then(() => w._settle(false, error));
+        return promise;
+      }
+      w.task = task;
+      task._waiter = this as Future<unknown>;
+      this._addCallback(wakeWaiter as CallbackFn, w);
+      task._loop._suspended(task);
+      // A cancellation requested while the task was not suspended lands on the first future
+      // it suspends on.
+      if (task._mustCancel && this.cancel(task._cancelMessage)) task._mustCancel = false;
+    } else {
+      this._addCallback(wakeWaiter as CallbackFn, w);
+    }
+    return promise;
+  }
+
+  catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
+    return this.then(undefined, onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<T> {
+    return this.then().finally(onFinally);
+  }
+
+  toString(): string {
+    return `<${this.constructor.name} ${stateName(this._state)}>`;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** @internal */
+  _resolve(value: T): void {
+    this._value = value;
+    this._finish(FULFILLED);
+  }
+
+  /** @internal */
+  _reject(error: unknown): void {
+    this._error = error;
+    this._finish(REJECTED);
+    if (!this._retrieved) {
+      this._unretrieved = this._loop._trackUnretrieved(
+        this as Future<unknown>,
+        error,
+        this.toString(),
+      );
+    }
+  }
+
+  /** @internal */
+  _finish(state: State): void {
+    this._state = state;
+    const loop = this._loop;
+    const fn = this._cbFn;
+    if (fn !== undefined) {
+      loop._schedule(fn, this._cbArg as never);
+      this._cbFn = undefined;
+      this._cbArg = undefined;
+    }
+    const more = this._cbMore;
+    if (more !== undefined) {
+      this._cbMore = undefined;
+      for (let i = 0; i < more.length; i += 2)
+        loop._schedule(more[i] as CallbackFn, more[i + 1] as never);
+    }
+  }
+
+  /** @internal */
+  _markRetrieved(): void {
+    this._retrieved = true;
+    const record = this._unretrieved;
+    if (record !== undefined) {
+      this._unretrieved = undefined;
+      this._loop._untrack(record);
+    }
+  }
+
+  /** @internal The CancelledError to raise for a cancelled future. */
+  _makeCancelledError(): CancelledError {
+    const original = this._cancelledExc;
+    if (original !== undefined) {
+      this._cancelledExc = undefined;
+      return original;
+    }
+    return new CancelledError(this._cancelMessage);
+  }
+
+  /** @internal Register `fn(arg)` to run (in a later iteration) once done. */
+  _addCallback(fn: CallbackFn, arg: unknown): void {
+    if (this._state !== PENDING) {
+      this._loop._schedule(fn, arg as never);
+    } else if (this._cbFn === undefined) {
+      this._cbFn = fn;
+      this._cbArg = arg;
+    } else {
+      if (this._cbMore === undefined) this._cbMore = [fn, arg];
+      else this._cbMore.push(fn, arg);
+    }
+  }
+
+  /** @internal Remove every registration of `fn(arg)`; returns how many. */
+  _removeCallback(fn: CallbackFn, arg: unknown): number {
+    let removed = 0;
+    if (this._cbFn === fn && this._cbArg === arg) {
+      this._cbFn = undefined;
+      this._cbArg = undefined;
+      removed++;
+    }
+    const more = this._cbMore;
+    if (more !== undefined) {
+      const kept: unknown[] = [];
+      for (let i = 0; i < more.length; i += 2) {
+        if (more[i] === fn && more[i + 1] === arg) removed++;
+        else kept.push(more[i], more[i + 1]);
+      }
+      this._cbMore = kept.length > 0 ? kept : undefined;
+    }
+    // Keep registration order: if the inline slot emptied, promote the oldest remaining entry.
+    if (this._cbFn === undefined && this._cbMore !== undefined) {
+      const rest = this._cbMore;
+      this._cbFn = rest[0] as CallbackFn;
+      this._cbArg = rest[1];
+      this._cbMore = rest.length > 2 ? rest.slice(2) : undefined;
+    }
+    return removed;
+  }
+}
+
+/** True for aiots Futures and Tasks. */
+export function isFuture(value: unknown): value is Future<unknown> {
+  return value instanceof Future;
+}

@@ -1,0 +1,589 @@
+/**
+ * The event loop: a FIFO ready queue and a timer heap, run in iterations on top of Node's own
+ * event loop (asyncio's `BaseEventLoop._run_once`).
+ *
+ * One iteration moves the due timers to the ready queue, then runs exactly the callbacks that
+ * were queued when it began; callbacks they schedule run in the next iteration. Task code resumes
+ * in the microtasks that follow an iteration, so the next iteration is scheduled only once those
+ * microtasks have drained:
+ *
+ *     iteration N (a nextTick)  ->  microtasks: tasks woken in N run to their next await
+ *                               ->  iteration N+1 (a nextTick queued from a microtask)
+ *
+ * (How the loop knows those microtasks are done is explained at `_woke`.)
+ *
+ * Bursts of iterations run back to back, but after `SLICE_MS` of continuous running the loop
+ * continues from `setImmediate` instead, so Node's timers and I/O always get their turn: a task
+ * spinning on `sleep(0)` cannot starve a socket (asyncio polls its selector every iteration for
+ * the same reason).
+ *
+ * @module
+ */
+import { RuntimeError } from "../errors.ts";
+import { checkFunction, checkNumber, checkOptions, typeError } from "../validate.ts";
+import { type Clock, SystemClock } from "./clock.ts";
+import { Future } from "./future.ts";
+import { Handle, TimerHandle } from "./handle.ts";
+import { Task, type TaskOptions } from "./task.ts";
+import { TimerHeap } from "./timer-heap.ts";
+
+/** How long the loop may run iterations back to back before it lets Node's I/O phase run. */
+const SLICE_MS = 5;
+
+/** What `callExceptionHandler` receives, as in asyncio. */
+export interface ExceptionContext {
+  message: string;
+  exception?: unknown;
+  task?: Task<unknown>;
+  future?: Future<unknown>;
+  handle?: Handle;
+  [key: string]: unknown;
+}
+
+/** A loop exception handler: `handler(loop, context)`. */
+export type ExceptionHandler = (loop: Loop, context: ExceptionContext) => void;
+
+/** Options of `run()`, `Runner` and `new Loop()`. */
+export interface LoopOptions {
+  /** Debug mode (default: the `AIOTS_DEBUG` environment variable). */
+  debug?: boolean | undefined;
+  /** Where time comes from; `aiots/testing` has a virtual clock. */
+  clock?: Clock | undefined;
+}
+
+type Callback = (arg: never) => void;
+
+interface Unretrieved {
+  readonly ref: WeakRef<Future<unknown>>;
+  readonly error: unknown;
+  readonly label: string;
+}
+
+interface StartGate {
+  readonly promise: Promise<void>;
+  readonly resolve: () => void;
+  tasks: Task<unknown>[];
+  readonly loop: Loop;
+}
+
+function openGate(gate: StartGate): void {
+  const loop = gate.loop;
+  for (const task of gate.tasks) if (!task.done()) loop._woke(task);
+  gate.tasks = [];
+  gate.resolve();
+}
+
+function runHandle(handle: Handle): void {
+  handle._run();
+}
+
+function envDebug(): boolean {
+  const v = process.env.AIOTS_DEBUG;
+  return v !== undefined && v !== "" && v !== "0";
+}
+
+/**
+ * An event loop. Get the running one with `getRunningLoop()`; `run()` and `Runner` create them.
+ */
+export class Loop {
+  readonly #clock: Clock;
+  #debug: boolean;
+  /** Callbacks taking longer than this (ms) are reported in debug mode. */
+  slowCallbackDuration = 100;
+
+  // The ready queue, flat: [fn0, arg0, fn1, arg1, ...] from #head on.
+  #queue: unknown[] = [];
+  #head = 0;
+  readonly #timers = new TimerHeap();
+  #timerSeq = 0;
+
+  #scheduled = false;
+  #running = false;
+  #epoch = 0;
+  #inflight = 0;
+  #waiting = false;
+  #fallbackScheduled = false;
+  #sinceClockCheck = 0;
+  #stopping = false;
+  #closed = false;
+  #lastYield = 0;
+  #onStop: (() => void) | undefined;
+  #handler: ExceptionHandler | null = null;
+  // The driver coroutine waits on a doorbell between iterations (see #drive).
+  #doorbell: ((run: boolean) => void) | undefined;
+  #gate: StartGate | undefined;
+  #rang = false;
+
+  /** @internal tasks not yet done, for allTasks() and the shutdown in run() */
+  readonly _tasks: Set<Task<unknown>> = new Set();
+  readonly #unretrieved = new Set<Unretrieved>();
+  readonly #registry = new FinalizationRegistry<Unretrieved>((record) => {
+    if (this.#unretrieved.delete(record)) this.#reportUnretrieved(record, undefined);
+  });
+
+  constructor(options: LoopOptions = {}) {
+    checkOptions("new Loop()", options);
+    this.#clock = options.clock ?? new SystemClock();
+    this.#debug = options.debug ?? envDebug();
+    void this.#drive();
+  }
+
+  /**
+   * Most iterations are started by this coroutine. It is started by the constructor, so it runs
+   * in the async context where the loop was made, outside every task: loop callbacks never see
+   * a task's AsyncLocalStorage values, and no context switch is paid per iteration. Anything can
+   * ring its doorbell; the iteration then runs as a microtask queued behind everything queued
+   * so far.
+   */
+  async #drive(): Promise<void> {
+    for (;;) {
+      const { promise, resolve } = Promise.withResolvers<boolean>();
+      this.#doorbell = resolve;
+      if (this.#rang) {
+        this.#rang = false;
+        this.#doorbell = undefined;
+        resolve(true);
+      }
+      if (!(await promise) || this.#closed) return;
+      this.#iterate();
+    }
+  }
+
+  #ring(): void {
+    const doorbell = this.#doorbell;
+    if (doorbell === undefined) {
+      this.#rang = true; // the driver is inside #iterate: it rings itself once that returns
+    } else {
+      this.#doorbell = undefined;
+      doorbell(true);
+    }
+  }
+
+  // ---------------------------------------------------------------- scheduling core
+
+  /** @internal Queue `fn(arg)` for the next iteration: the hot path, no allocation. */
+  _schedule<A>(fn: (arg: A) => void, arg: A): void {
+    this.#queue.push(fn, arg);
+    if (!this.#scheduled) this.#kick();
+  }
+
+  /** Leave idleness: start a burst of iterations. */
+  #kick(): void {
+    if (!this.#running) return;
+    this.#scheduled = true;
+    this.#lastYield = performance.now();
+    this.#clock.busy?.();
+    this.#ring();
+  }
+
+  // The next iteration may start once every task woken by the previous one has suspended again
+  // or finished: their code runs in microtasks after the iteration, and asyncio's ordering says
+  // it runs before the next iteration. The loop counts them (`#inflight`); the last one to
+  // suspend starts the next iteration. A task that instead awaits a foreign promise never
+  // reports back, so a `nextTick` fallback (which runs only once the microtask queue is empty)
+  // starts the iteration in that case.
+
+  /**
+   * @internal The start gate for a new task (see task.ts). Tasks created back to back share one
+   * gate, opened by one callback at the position of the first: FIFO order is kept, and a loop
+   * creating 100k tasks allocates one promise, not 100k.
+   */
+  _startGate(task: Task<unknown>): Promise<void> {
+    const queue = this.#queue;
+    let gate = this.#gate;
+    if (gate === undefined || queue[queue.length - 1] !== gate) {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      gate = { promise, resolve, tasks: [], loop: this };
+      this.#gate = gate;
+      this._schedule(openGate, gate);
+    }
+    gate.tasks.push(task);
+    return gate.promise;
+  }
+
+  /** @internal A task is about to run: the next iteration waits for it to suspend. */
+  _woke(task: Task<unknown>): void {
+    if (task._wokenIn !== this.#epoch) {
+      task._wokenIn = this.#epoch;
+      this.#inflight++;
+    }
+  }
+
+  /** @internal A task woken by this iteration suspended again (or finished). */
+  _suspended(task: Task<unknown>): void {
+    if (task._wokenIn === this.#epoch) {
+      task._wokenIn = -1;
+      if (--this.#inflight === 0 && this.#waiting) {
+        this.#waiting = false;
+        this.#ring();
+      }
+    }
+  }
+
+  readonly #fallback = (): void => {
+    this.#fallbackScheduled = false;
+    if (this.#waiting) {
+      this.#waiting = false;
+      this.#iterate();
+    }
+  };
+
+  readonly #afterYield = (): void => {
+    this.#lastYield = performance.now();
+    this.#iterate();
+  };
+
+  readonly #wake = (): void => {
+    if (!this.#scheduled) this.#kick();
+  };
+
+  /** Decide how the next iteration starts once this one has run. */
+  #continue(): void {
+    if (++this.#sinceClockCheck >= 8) {
+      this.#sinceClockCheck = 0;
+      if (performance.now() - this.#lastYield >= SLICE_MS) {
+        // Long enough without Node's I/O phase: continue from setImmediate.
+        this.#waiting = false;
+        setImmediate(this.#afterYield);
+        return;
+      }
+    }
+    if (this.#inflight === 0) {
+      this.#ring();
+      return;
+    }
+    this.#waiting = true;
+    if (!this.#fallbackScheduled) {
+      this.#fallbackScheduled = true;
+      process.nextTick(this.#fallback);
+    }
+  }
+
+  readonly #iterate = (): void => {
+    try {
+      this.#iterateOnce();
+    } catch (error) {
+      // Only a broken Clock can get here; keep the loop alive and say so.
+      this.#scheduled = false;
+      this.callExceptionHandler({ message: "Internal error in the event loop", exception: error });
+    }
+  };
+
+  #iterateOnce(): void {
+    if (!this.#running) {
+      this.#scheduled = false;
+      return;
+    }
+    this.#epoch++;
+    this.#inflight = 0;
+    const queue = this.#queue;
+    const timers = this.#timers;
+    if (timers.size > 0) {
+      const now = this.#clock.now();
+      let t = timers.peek();
+      while (t !== undefined && t._when <= now) {
+        timers.pop();
+        queue.push(runHandle, t);
+        t = timers.peek();
+      }
+    }
+    let i = this.#head;
+    const end = queue.length;
+    if (i === end) {
+      this.#goIdle();
+      return;
+    }
+    if (this.#debug) {
+      i = this.#runDebug(queue, i, end);
+    } else {
+      while (i < end) {
+        const fn = queue[i] as Callback;
+        const arg = queue[i + 1] as never;
+        queue[i] = undefined;
+        queue[i + 1] = undefined;
+        i += 2;
+        try {
+          fn(arg);
+        } catch (error) {
+          this.#callbackFailed(error, fn, arg);
+        }
+      }
+    }
+    if (i === queue.length) {
+      queue.length = 0;
+      this.#head = 0;
+    } else if (i > 8192 && i * 2 > queue.length) {
+      queue.splice(0, i);
+      this.#head = 0;
+    } else {
+      this.#head = i;
+    }
+    if (this.#stopping) {
+      this.#stopping = false;
+      this.#running = false;
+      this.#scheduled = false;
+      this.#waiting = false;
+      const onStop = this.#onStop;
+      this.#onStop = undefined;
+      onStop?.();
+      return;
+    }
+    this.#continue();
+  }
+
+  #runDebug(queue: unknown[], i: number, end: number): number {
+    while (i < end) {
+      const fn = queue[i] as Callback;
+      const arg = queue[i + 1] as never;
+      queue[i] = undefined;
+      queue[i + 1] = undefined;
+      i += 2;
+      const t0 = performance.now();
+      try {
+        fn(arg);
+      } catch (error) {
+        this.#callbackFailed(error, fn, arg);
+      }
+      const took = performance.now() - t0;
+      if (took >= this.slowCallbackDuration) {
+        this.callExceptionHandler({
+          message: `Executing ${fn.name || "<callback>"} took ${took.toFixed(0)} ms`,
+        });
+      }
+    }
+    return i;
+  }
+
+  #goIdle(): void {
+    this.#scheduled = false;
+    this.#waiting = false;
+    const next = this.#timers.peek();
+    this.#clock.idle(next === undefined ? null : next._when, this.#wake);
+  }
+
+  #callbackFailed(error: unknown, fn: Callback, arg: unknown): void {
+    const handle = arg instanceof Handle ? arg : undefined;
+    this.callExceptionHandler({
+      message: `Exception in callback ${handle ? handle.toString() : fn.name || "<callback>"}`,
+      exception: error,
+      ...(handle ? { handle } : {}),
+    });
+  }
+
+  /** @internal Start or resume iterating. */
+  _start(): void {
+    if (this.#closed) throw new RuntimeError("Event loop is closed");
+    this.#running = true;
+    this.#stopping = false;
+    if (!this.#scheduled) this.#kick();
+  }
+
+  /** @internal Stop at the end of the current iteration (asyncio's `loop.stop()`). */
+  _stop(onStop?: () => void): void {
+    if (!this.#running) {
+      onStop?.();
+      return;
+    }
+    this.#stopping = true;
+    this.#onStop = onStop;
+    if (!this.#scheduled) this.#kick();
+  }
+
+  /** @internal Drop every pending callback and timer; the loop cannot be used again. */
+  _close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#doorbell?.(false);
+    this.#doorbell = undefined;
+    this.#running = false;
+    this.#queue = [];
+    this.#head = 0;
+    this.#timers.clear();
+    this.#clock.close?.();
+    for (const record of this.#unretrieved) this.#registry.unregister(record);
+    this.#unretrieved.clear();
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  /** The loop's clock in milliseconds (monotonic). */
+  time(): number {
+    return this.#clock.now();
+  }
+
+  /** True between the start of a `run()` and its end. */
+  isRunning(): boolean {
+    return this.#running;
+  }
+
+  isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** Schedule `callback(...args)` for the next iteration, in FIFO order. */
+  callSoon<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle {
+    checkFunction("loop.callSoon()", "callback", callback);
+    this.#checkOpen();
+    const handle = new Handle(callback as (...args: never[]) => unknown, args);
+    this._schedule(runHandle, handle);
+    return handle;
+  }
+
+  /** Schedule `callback(...args)` to run after `delay` ms (negative: as soon as possible). */
+  callLater<A extends unknown[]>(
+    delay: number,
+    callback: (...args: A) => unknown,
+    ...args: A
+  ): TimerHandle {
+    checkNumber("loop.callLater()", "delay", delay);
+    checkFunction("loop.callLater()", "callback", callback);
+    return this.callAt(this.#clock.now() + delay, callback, ...args);
+  }
+
+  /** Schedule `callback(...args)` at the absolute loop time `when` (ms, as `time()`). */
+  callAt<A extends unknown[]>(
+    when: number,
+    callback: (...args: A) => unknown,
+    ...args: A
+  ): TimerHandle {
+    checkNumber("loop.callAt()", "when", when);
+    checkFunction("loop.callAt()", "callback", callback);
+    this.#checkOpen();
+    return this._timer(when, callback as (...args: never[]) => unknown, args);
+  }
+
+  /**
+   * @internal callAt without validation, for sleep and timeouts: `callback(...args)`, or
+   * `callback(arg)` when `args` is undefined.
+   */
+  _timer(
+    when: number,
+    callback: (...args: never[]) => unknown,
+    args: unknown[] | undefined,
+    arg?: unknown,
+  ): TimerHandle {
+    const handle = new TimerHandle(when, this.#timerSeq++, callback, args, arg);
+    if (when === Number.POSITIVE_INFINITY) return handle; // never due: keep it out of the heap
+    handle._onCancel = this.#removeTimer;
+    this.#timers.push(handle);
+    // An idle loop has armed its clock for the previous earliest timer: wake it to re-arm.
+    if (!this.#scheduled) this.#kick();
+    return handle;
+  }
+
+  readonly #removeTimer = (handle: TimerHandle): void => {
+    this.#timers.remove(handle);
+  };
+
+  /** A new pending Future bound to this loop. */
+  createFuture<T>(): Future<T> {
+    return new Future<T>(this);
+  }
+
+  /** Start `fn` as a Task on this loop; see `createTask`. */
+  createTask<T>(fn: () => PromiseLike<T>, options?: TaskOptions): Task<T> {
+    checkFunction("createTask()", "fn", fn);
+    checkOptions("createTask()", options);
+    this.#checkOpen();
+    return Task._create(this, fn, options);
+  }
+
+  /** Set the handler for errors nobody else can receive (`null` restores the default). */
+  setExceptionHandler(handler: ExceptionHandler | null): void {
+    if (handler !== null && typeof handler !== "function") {
+      throw typeError("loop.setExceptionHandler()", "handler", "a function or null", handler);
+    }
+    this.#handler = handler;
+  }
+
+  getExceptionHandler(): ExceptionHandler | null {
+    return this.#handler;
+  }
+
+  /** Report an error through the loop's exception handler. */
+  callExceptionHandler(context: ExceptionContext): void {
+    const handler = this.#handler;
+    if (handler === null) {
+      this.defaultExceptionHandler(context);
+      return;
+    }
+    try {
+      handler(this, context);
+    } catch (error) {
+      this.defaultExceptionHandler({
+        message: "Unhandled error in exception handler",
+        exception: error,
+        context,
+      });
+    }
+  }
+
+  /** Write the context to stderr: the message, then each other key, then the error's stack. */
+  defaultExceptionHandler(context: ExceptionContext): void {
+    const lines = [`aiots: ${context.message}`];
+    for (const [key, value] of Object.entries(context)) {
+      if (key === "message" || key === "exception") continue;
+      lines.push(`${key}: ${String(value)}`);
+    }
+    if ("exception" in context) {
+      const e = context.exception;
+      lines.push(e instanceof Error && e.stack ? e.stack : String(e));
+    }
+    process.stderr.write(`${lines.join("\n")}\n`);
+  }
+
+  getDebug(): boolean {
+    return this.#debug;
+  }
+
+  setDebug(enabled: boolean): void {
+    if (typeof enabled !== "boolean") {
+      throw typeError("loop.setDebug()", "enabled", "a boolean", enabled);
+    }
+    this.#debug = enabled;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new RuntimeError("Event loop is closed");
+  }
+
+  // ---------------------------------------------------------------- never-retrieved errors
+
+  /** @internal A future failed and nobody has looked at the error yet. */
+  _trackUnretrieved(future: Future<unknown>, error: unknown, label: string): Unretrieved {
+    const record: Unretrieved = { ref: new WeakRef(future), error, label };
+    this.#unretrieved.add(record);
+    this.#registry.register(future, record, record);
+    return record;
+  }
+
+  /** @internal The error was retrieved after all. */
+  _untrack(record: Unretrieved): void {
+    this.#unretrieved.delete(record);
+    this.#registry.unregister(record);
+  }
+
+  /** @internal Report every error still unretrieved (at the end of `run()`). */
+  _reportUnretrieved(): void {
+    for (const record of this.#unretrieved) {
+      this.#registry.unregister(record);
+      this.#reportUnretrieved(record, record.ref.deref());
+    }
+    this.#unretrieved.clear();
+  }
+
+  #reportUnretrieved(record: Unretrieved, future: Future<unknown> | undefined): void {
+    const isTask = record.label.startsWith("<Task");
+    const context: ExceptionContext = {
+      message: `${isTask ? "Task" : "Future"} exception was never retrieved`,
+      exception: record.error,
+    };
+    if (future !== undefined) {
+      if (future instanceof Task) context.task = future;
+      else context.future = future;
+    } else {
+      context.description = record.label;
+    }
+    this.callExceptionHandler(context);
+  }
+}

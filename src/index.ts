@@ -1,0 +1,59 @@
+/**
+ * aiots: Python's asyncio for Node.js. Tasks you can really cancel, task groups, timeouts that
+ * stop the work, and asyncio's primitives, with asyncio's names and semantics.
+ *
+ * @module
+ */
+
+export type { Clock } from "./core/clock.ts";
+// Running
+export { getRunningLoop } from "./core/context.ts";
+// Tasks and futures
+export { type Awaitable, type AwaitedOf, ensureFuture } from "./core/ensure-future.ts";
+export { Future, isFuture } from "./core/future.ts";
+export { Handle, TimerHandle } from "./core/handle.ts";
+export {
+  type ExceptionContext,
+  type ExceptionHandler,
+  Loop,
+  type LoopOptions,
+} from "./core/loop.ts";
+export { Runner, type RunOptions, run } from "./core/runner.ts";
+export { allTasks, createTask, currentTask, Task, type TaskOptions } from "./core/task.ts";
+// Errors
+export {
+  BrokenBarrierError,
+  CancelledError,
+  ExceptionGroup,
+  IncompleteReadError,
+  InvalidStateError,
+  isCancelled,
+  KeyboardInterrupt,
+  LimitOverrunError,
+  QueueEmpty,
+  QueueFull,
+  QueueShutDown,
+  RuntimeError,
+  TimeoutError,
+} from "./errors.ts";
+export {
+  GatheringFuture,
+  type GatherOptions,
+  type GatherResults,
+  type GatherSettled,
+  gather,
+} from "./gather.ts";
+export { shield } from "./shield.ts";
+export { sleep } from "./sleep.ts";
+export { TaskGroup, taskGroup } from "./task-group.ts";
+export { Timeout, timeout, timeoutAt, waitFor } from "./timeouts.ts";
+export {
+  ALL_COMPLETED,
+  AsCompleted,
+  asCompleted,
+  FIRST_COMPLETED,
+  FIRST_EXCEPTION,
+  type ReturnWhen,
+  type WaitOptions,
+  wait,
+} from "./wait.ts";

@@ -1,0 +1,110 @@
+/**
+ * `sleep(ms)`: suspend the current task (asyncio.sleep).
+ *
+ * @module
+ */
+import { getRunningLoop, taskStorage } from "./core/context.ts";
+import { Future, PENDING, Waiter } from "./core/future.ts";
+import type { Loop } from "./core/loop.ts";
+import { checkNumber } from "./validate.ts";
+
+/** A future that resolves when its timer fires, and removes the timer when cancelled. */
+class SleepFuture<T> extends Future<T> {
+  /** @internal */ _timer: { cancel(): void } | undefined;
+  /** @internal */ readonly _result: T;
+
+  constructor(loop: Loop, result: T) {
+    super(loop);
+    this._result = result;
+  }
+
+  override cancel(msg?: string): boolean {
+    if (!super.cancel(msg)) return false;
+    this._timer?.cancel();
+    this._timer = undefined;
+    return true;
+  }
+}
+
+function wakeSleeper(future: SleepFuture<unknown>): void {
+  future._timer = undefined;
+  if (!future.done()) future._resolve(future._result);
+}
+
+/**
+ * The bare yield of `sleep(0)`: the awaiting task resumes after exactly one loop iteration, and
+ * a cancellation requested meanwhile is delivered there.
+ */
+class Yield<T> implements Promise<T> {
+  readonly #loop: Loop;
+  readonly #value: T;
+
+  constructor(loop: Loop, value: T) {
+    this.#loop = loop;
+    this.#value = value;
+  }
+
+  get [Symbol.toStringTag](): string {
+    return "Yield";
+  }
+
+  // biome-ignore lint/suspicious/noThenProperty: awaitable by design.
+  then<R1 = T, R2 = never>(
+    onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    const w = new Waiter(undefined, onFulfilled, onRejected);
+    const task = taskStorage.getStore();
+    w.task = task;
+    w.value = this.#value;
+    this.#loop._schedule(wakeYield, w);
+    if (task !== undefined) task._loop._suspended(task);
+    return w as unknown as Promise<R1 | R2>;
+  }
+
+  catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
+    return this.then(undefined, onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<T> {
+    return this.then().finally(onFinally);
+  }
+}
+
+function wakeYield(w: Waiter): void {
+  const task = w.task;
+  if (task !== undefined && task._state === PENDING) {
+    task._loop._woke(task);
+    if (task._mustCancel) {
+      task._mustCancel = false;
+      w._settle(false, task._makeCancelledError());
+      return;
+    }
+  }
+  w._settle(true, w.value);
+}
+
+/**
+ * Suspend the current task for `ms` milliseconds, then resolve with `result`.
+ * Mirrors `asyncio.sleep` (with milliseconds).
+ *
+ * `sleep(0)` (or a negative delay) yields for exactly one loop iteration: other tasks, timers and
+ * I/O get to run. Every sleep is a cancellation point; cancelling it also removes its timer.
+ *
+ * @throws {RangeError} if `ms` is NaN.
+ * @example
+ * const value = await sleep(100, "done"); // "done", 100 ms later
+ */
+export function sleep<T = void>(ms: number, result?: T): Promise<T> {
+  checkNumber("sleep()", "ms", ms);
+  const loop = getRunningLoop();
+  if (ms <= 0) return new Yield(loop, result as T);
+  const future = new SleepFuture<T>(loop, result as T);
+  future._timer = loop._timer(
+    loop.time() + ms,
+    wakeSleeper as (arg: never) => void,
+    undefined,
+    future,
+  );
+  return future;
+}

@@ -1,0 +1,6 @@
+/**
+ * `aiots/testing`: helpers for testing code that uses aiots.
+ *
+ * @module
+ */
+export type { Clock } from "../core/clock.ts";

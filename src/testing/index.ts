@@ -4,3 +4,4 @@
  * @module
  */
 export type { Clock } from "../core/clock.ts";
+export { VirtualClock, type VirtualClockOptions } from "./virtual-clock.ts";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { getRunningLoop, taskStorage } from "./core/context.ts";
+import { getRunningLoop, storedTask } from "./core/context.ts";
 import { Future, PENDING, Waiter } from "./core/future.ts";
 import type { Loop } from "./core/loop.ts";
 import { checkNumber } from "./validate.ts";
@@ -54,7 +54,7 @@ class Yield<T> implements Promise<T> {
     onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
     const w = new Waiter(undefined, onFulfilled, onRejected);
-    const task = taskStorage.getStore();
+    const task = storedTask();
     w.task = task;
     w.value = this.#value;
     this.#loop._schedule(wakeYield, w);

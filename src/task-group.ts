@@ -10,7 +10,7 @@
  * @module
  */
 import { getRunningLoop } from "./core/context.ts";
-import { Future, REJECTED } from "./core/future.ts";
+import { type CallbackFn, Future, REJECTED } from "./core/future.ts";
 import type { Loop } from "./core/loop.ts";
 import { currentTask, type Task, type TaskOptions } from "./core/task.ts";
 import { CancelledError, ExceptionGroup, KeyboardInterrupt, RuntimeError } from "./errors.ts";
@@ -51,7 +51,7 @@ export class TaskGroup {
     // Registered even if the task finished eagerly, so that its failure cancels the parent at
     // its next await rather than inside createTask (gh-128550).
     this.#tasks.add(task as Task<unknown>);
-    task.addDoneCallback(this.#onTaskDone as (t: Task<T>) => void);
+    task._addCallback(this.#onTaskDone as CallbackFn, task);
     return task;
   }
 

@@ -52,11 +52,14 @@ export class Timeout {
     this.#handle?.cancel();
     this.#handle = undefined;
     if (when === null) return;
+    // A deadline already past fires on the next iteration (a timer due now does just that).
     const loop = this.#loop;
-    this.#handle =
-      when <= loop.time()
-        ? (loop.callSoon(() => this.#onTimeout()) as TimerHandle)
-        : loop.callAt(when, () => this.#onTimeout());
+    this.#handle = loop._timer(
+      Math.max(when, loop.time()),
+      onTimeout as (arg: never) => void,
+      undefined,
+      this,
+    );
   }
 
   /** True once the deadline has passed (the block was or is being cancelled by it). */
@@ -69,7 +72,8 @@ export class Timeout {
     return `<Timeout [${this.#state}]${when}>`;
   }
 
-  #onTimeout(): void {
+  /** @internal */
+  _onTimeout(): void {
     if (this.#state !== "active") return;
     this.#task?.cancel();
     this.#state = "expiring";
@@ -111,6 +115,10 @@ export class Timeout {
     }
     return error;
   }
+}
+
+function onTimeout(scope: Timeout): void {
+  scope._onTimeout();
 }
 
 /**

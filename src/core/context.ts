@@ -19,6 +19,25 @@ export const taskStorage: AsyncLocalStorage<Task<unknown>> = new AsyncLocalStora
 
 let runningLoop: Loop | undefined;
 
+/**
+ * True while the loop runs its internal callbacks. They run in whatever async context started
+ * the iteration (often some task's), so the current task must be hidden from them: code they
+ * call (a `then` handler, say) is not running in that task.
+ */
+let inLoopCallbacks = false;
+
+/** @internal */
+export function setInLoopCallbacks(value: boolean): boolean {
+  const previous = inLoopCallbacks;
+  inLoopCallbacks = value;
+  return previous;
+}
+
+/** The task whose code is running here, if any (not done-checked). */
+export function storedTask(): Task<unknown> | undefined {
+  return inLoopCallbacks ? undefined : taskStorage.getStore();
+}
+
 export function setRunningLoop(loop: Loop | undefined): void {
   runningLoop = loop;
 }

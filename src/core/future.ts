@@ -14,7 +14,8 @@
  */
 import { CancelledError, InvalidStateError, RuntimeError } from "../errors.ts";
 import { checkFunction } from "../validate.ts";
-import { getRunningLoop, taskStorage } from "./context.ts";
+import { getRunningLoop, storedTask } from "./context.ts";
+import { bindHandle, Handle, runHandle } from "./handle.ts";
 import type { Loop } from "./loop.ts";
 import type { Task } from "./task.ts";
 
@@ -267,15 +268,28 @@ export class Future<T = unknown> implements Promise<T> {
     return true;
   }
 
-  /** Call `callback(future)` in a later loop iteration once the future is done. */
+  /**
+   * Call `callback(future)` in a later loop iteration once the future is done, in the async
+   * context of this call (asyncio copies the context the same way).
+   */
   addDoneCallback(callback: (future: this) => void): void {
     checkFunction("future.addDoneCallback()", "callback", callback);
-    this._addCallback(callback as CallbackFn, this);
+    const handle = new Handle(callback as (...args: never[]) => unknown, undefined, this);
+    this._addCallback(runHandle as CallbackFn, bindHandle(handle, this._loop));
   }
 
   /** Remove every registration of `callback`; returns how many were removed. */
   removeDoneCallback(callback: (future: this) => void): number {
-    return this._removeCallback(callback as CallbackFn, this);
+    let removed = 0;
+    const drop = (fn: CallbackFn, arg: unknown): boolean => {
+      if (fn !== (runHandle as CallbackFn) || (arg as Handle)._callback !== callback) {
+        return false;
+      }
+      removed++;
+      return true;
+    };
+    this._filterCallbacks(drop);
+    return removed;
   }
 
   // ---------------------------------------------------------------- awaiting
@@ -298,7 +312,7 @@ export class Future<T = unknown> implements Promise<T> {
       void resolvedPromise.then(() => deliver(w));
       return promise;
     }
-    const task = taskStorage.getStore();
+    const task = storedTask();
     if (task !== undefined && task._state === PENDING) {
       if ((task as unknown) === this) {
         const error = new RuntimeError("Task cannot await on itself");
@@ -405,17 +419,25 @@ export class Future<T = unknown> implements Promise<T> {
   /** @internal Remove every registration of `fn(arg)`; returns how many. */
   _removeCallback(fn: CallbackFn, arg: unknown): number {
     let removed = 0;
-    if (this._cbFn === fn && this._cbArg === arg) {
+    this._filterCallbacks((f, a) => {
+      if (f !== fn || a !== arg) return false;
+      removed++;
+      return true;
+    });
+    return removed;
+  }
+
+  /** @internal Remove the registrations for which `drop(fn, arg)` is true. */
+  _filterCallbacks(drop: (fn: CallbackFn, arg: unknown) => boolean): void {
+    if (this._cbFn !== undefined && drop(this._cbFn, this._cbArg)) {
       this._cbFn = undefined;
       this._cbArg = undefined;
-      removed++;
     }
     const more = this._cbMore;
     if (more !== undefined) {
       const kept: unknown[] = [];
       for (let i = 0; i < more.length; i += 2) {
-        if (more[i] === fn && more[i + 1] === arg) removed++;
-        else kept.push(more[i], more[i + 1]);
+        if (!drop(more[i] as CallbackFn, more[i + 1])) kept.push(more[i], more[i + 1]);
       }
       this._cbMore = kept.length > 0 ? kept : undefined;
     }
@@ -426,7 +448,6 @@ export class Future<T = unknown> implements Promise<T> {
       this._cbArg = rest[1];
       this._cbMore = rest.length > 2 ? rest.slice(2) : undefined;
     }
-    return removed;
   }
 }
 

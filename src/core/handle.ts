@@ -1,8 +1,17 @@
 /**
  * Handles for callbacks scheduled on the loop (`asyncio.Handle`, `asyncio.TimerHandle`).
  *
+ * A callback scheduled through the public API (`callSoon`, `callLater`, `callAt`,
+ * `addDoneCallback`) runs in the async context of the code that scheduled it, as asyncio runs
+ * each callback in the context copied at scheduling time. It is bound to that context the cheap
+ * way: as the reaction of a pending promise registered there; when the callback is due, the
+ * loop resolves the promise, and the callback runs right after the iteration, in FIFO order with
+ * the tasks the iteration woke.
+ *
  * @module
  */
+import { setInLoopCallbacks, taskStorage } from "./context.ts";
+import type { Loop } from "./loop.ts";
 
 /** A callback scheduled with `loop.callSoon`; `cancel()` stops it from running. */
 export class Handle {
@@ -11,6 +20,8 @@ export class Handle {
   _args: unknown[] | undefined;
   /** @internal the single argument of an internal callback */ _arg: unknown;
   /** @internal */ _cancelled = false;
+  /** @internal for a bound callback: lets it run (see bindHandle) */
+  _open: (() => void) | undefined = undefined;
 
   /** @internal */
   constructor(callback: (...args: never[]) => unknown, args: unknown[] | undefined, arg?: unknown) {
@@ -77,4 +88,51 @@ export class TimerHandle extends Handle {
     super.cancel();
     this._onCancel?.(this);
   }
+}
+
+/** @internal Run a due handle: open its gate if it is bound to a context, else call it here. */
+export function runHandle(handle: Handle): void {
+  const open = handle._open;
+  if (open === undefined) {
+    handle._run();
+  } else {
+    handle._open = undefined;
+    open();
+  }
+}
+
+function register(handle: Handle, loop: Loop): void {
+  const { promise, resolve } = Promise.withResolvers<void>();
+  void promise.then(() => runBound(handle, loop));
+  handle._open = resolve;
+}
+
+/** @internal Bind `handle` to the caller's async context (see the module comment). */
+export function bindHandle(handle: Handle, loop: Loop): Handle {
+  // Scheduled from inside a loop callback: the ambient context is not the caller's own, so bind
+  // to a context without a current task.
+  const previous = setInLoopCallbacks(false);
+  try {
+    if (previous) taskStorage.exit(register, handle, loop);
+    else register(handle, loop);
+  } finally {
+    setInLoopCallbacks(previous);
+  }
+  return handle;
+}
+
+function runBound(handle: Handle, loop: Loop): void {
+  if (handle._cancelled) return;
+  const debug = loop.getDebug();
+  const t0 = debug ? performance.now() : 0;
+  try {
+    handle._run();
+  } catch (error) {
+    loop.callExceptionHandler({
+      message: `Exception in callback ${handle.toString()}`,
+      exception: error,
+      handle,
+    });
+  }
+  if (debug) loop._checkSlow(t0, handle.toString());
 }

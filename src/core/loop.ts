@@ -3,14 +3,16 @@
  * event loop (asyncio's `BaseEventLoop._run_once`).
  *
  * One iteration moves the due timers to the ready queue, then runs exactly the callbacks that
- * were queued when it began; callbacks they schedule run in the next iteration. Task code resumes
- * in the microtasks that follow an iteration, so the next iteration is scheduled only once those
- * microtasks have drained:
+ * were queued when it began; callbacks they schedule run in the next iteration. Task code does
+ * not run inside an iteration: a task woken by it resumes in the microtasks that follow, and
+ * asyncio's ordering requires that it runs to its next suspension before the next iteration:
  *
- *     iteration N (a nextTick)  ->  microtasks: tasks woken in N run to their next await
- *                               ->  iteration N+1 (a nextTick queued from a microtask)
+ *     iteration N  ->  microtasks: the tasks woken in N run to their next await
+ *                  ->  iteration N+1 (a microtask, started by the last of them to suspend)
  *
- * (How the loop knows those microtasks are done is explained at `_woke`.)
+ * The loop counts the tasks it woke and starts the next iteration when the last one suspends
+ * (see `_woke`); a task that awaits a foreign promise instead is covered by a `nextTick`
+ * fallback, which runs once the microtask queue is empty.
  *
  * Bursts of iterations run back to back, but after `SLICE_MS` of continuous running the loop
  * continues from `setImmediate` instead, so Node's timers and I/O always get their turn: a task
@@ -22,13 +24,16 @@
 import { RuntimeError } from "../errors.ts";
 import { checkFunction, checkNumber, checkOptions, typeError } from "../validate.ts";
 import { type Clock, SystemClock } from "./clock.ts";
+import { setInLoopCallbacks } from "./context.ts";
 import { Future } from "./future.ts";
-import { Handle, TimerHandle } from "./handle.ts";
+import { bindHandle, Handle, runHandle, TimerHandle } from "./handle.ts";
 import { Task, type TaskOptions } from "./task.ts";
 import { TimerHeap } from "./timer-heap.ts";
 
 /** How long the loop may run iterations back to back before it lets Node's I/O phase run. */
 const SLICE_MS = 5;
+
+const resolved = Promise.resolve();
 
 /** What `callExceptionHandler` receives, as in asyncio. */
 export interface ExceptionContext {
@@ -73,10 +78,6 @@ function openGate(gate: StartGate): void {
   gate.resolve();
 }
 
-function runHandle(handle: Handle): void {
-  handle._run();
-}
-
 function envDebug(): boolean {
   const v = process.env.AIOTS_DEBUG;
   return v !== undefined && v !== "" && v !== "0";
@@ -109,10 +110,7 @@ export class Loop {
   #lastYield = 0;
   #onStop: (() => void) | undefined;
   #handler: ExceptionHandler | null = null;
-  // The driver coroutine waits on a doorbell between iterations (see #drive).
-  #doorbell: ((run: boolean) => void) | undefined;
   #gate: StartGate | undefined;
-  #rang = false;
 
   /** @internal tasks not yet done, for allTasks() and the shutdown in run() */
   readonly _tasks: Set<Task<unknown>> = new Set();
@@ -125,38 +123,16 @@ export class Loop {
     checkOptions("new Loop()", options);
     this.#clock = options.clock ?? new SystemClock();
     this.#debug = options.debug ?? envDebug();
-    void this.#drive();
   }
 
   /**
-   * Most iterations are started by this coroutine. It is started by the constructor, so it runs
-   * in the async context where the loop was made, outside every task: loop callbacks never see
-   * a task's AsyncLocalStorage values, and no context switch is paid per iteration. Anything can
-   * ring its doorbell; the iteration then runs as a microtask queued behind everything queued
-   * so far.
+   * Start an iteration as a microtask queued behind everything queued so far. It may run in any
+   * async context (often that of the task that suspended last): the loop's own callbacks do not
+   * depend on it, `setInLoopCallbacks` hides the current task from them, and public callbacks
+   * carry their own context (see handle.ts).
    */
-  async #drive(): Promise<void> {
-    for (;;) {
-      const { promise, resolve } = Promise.withResolvers<boolean>();
-      this.#doorbell = resolve;
-      if (this.#rang) {
-        this.#rang = false;
-        this.#doorbell = undefined;
-        resolve(true);
-      }
-      if (!(await promise) || this.#closed) return;
-      this.#iterate();
-    }
-  }
-
   #ring(): void {
-    const doorbell = this.#doorbell;
-    if (doorbell === undefined) {
-      this.#rang = true; // the driver is inside #iterate: it rings itself once that returns
-    } else {
-      this.#doorbell = undefined;
-      doorbell(true);
-    }
+    void resolved.then(this.#iterate);
   }
 
   // ---------------------------------------------------------------- scheduling core
@@ -260,10 +236,12 @@ export class Loop {
   }
 
   readonly #iterate = (): void => {
+    if (this.#closed) return;
     try {
       this.#iterateOnce();
     } catch (error) {
       // Only a broken Clock can get here; keep the loop alive and say so.
+      setInLoopCallbacks(false);
       this.#scheduled = false;
       this.callExceptionHandler({ message: "Internal error in the event loop", exception: error });
     }
@@ -293,6 +271,7 @@ export class Loop {
       this.#goIdle();
       return;
     }
+    setInLoopCallbacks(true);
     if (this.#debug) {
       i = this.#runDebug(queue, i, end);
     } else {
@@ -309,6 +288,7 @@ export class Loop {
         }
       }
     }
+    setInLoopCallbacks(false);
     if (i === queue.length) {
       queue.length = 0;
       this.#head = 0;
@@ -344,14 +324,17 @@ export class Loop {
       } catch (error) {
         this.#callbackFailed(error, fn, arg);
       }
-      const took = performance.now() - t0;
-      if (took >= this.slowCallbackDuration) {
-        this.callExceptionHandler({
-          message: `Executing ${fn.name || "<callback>"} took ${took.toFixed(0)} ms`,
-        });
-      }
+      this._checkSlow(t0, fn.name || "<callback>");
     }
     return i;
+  }
+
+  /** @internal Debug mode: report a callback that blocked the loop for too long. */
+  _checkSlow(t0: number, what: string): void {
+    const took = performance.now() - t0;
+    if (took >= this.slowCallbackDuration) {
+      this.callExceptionHandler({ message: `Executing ${what} took ${took.toFixed(0)} ms` });
+    }
   }
 
   #goIdle(): void {
@@ -393,8 +376,6 @@ export class Loop {
   _close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#doorbell?.(false);
-    this.#doorbell = undefined;
     this.#running = false;
     this.#queue = [];
     this.#head = 0;
@@ -425,7 +406,7 @@ export class Loop {
     checkFunction("loop.callSoon()", "callback", callback);
     this.#checkOpen();
     const handle = new Handle(callback as (...args: never[]) => unknown, args);
-    this._schedule(runHandle, handle);
+    this._schedule(runHandle, bindHandle(handle, this));
     return handle;
   }
 
@@ -449,7 +430,9 @@ export class Loop {
     checkNumber("loop.callAt()", "when", when);
     checkFunction("loop.callAt()", "callback", callback);
     this.#checkOpen();
-    return this._timer(when, callback as (...args: never[]) => unknown, args);
+    const handle = this._timer(when, callback as (...args: never[]) => unknown, args);
+    bindHandle(handle, this);
+    return handle;
   }
 
   /**

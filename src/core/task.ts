@@ -17,7 +17,13 @@
  */
 import { CancelledError, RuntimeError } from "../errors.ts";
 import { describe } from "../validate.ts";
-import { getRunningLoop, peekRunningLoop, taskStorage } from "./context.ts";
+import {
+  getRunningLoop,
+  peekRunningLoop,
+  setInLoopCallbacks,
+  storedTask,
+  taskStorage,
+} from "./context.ts";
 import { CANCELLED, Future, PENDING } from "./future.ts";
 import type { Loop } from "./loop.ts";
 
@@ -127,7 +133,13 @@ export class Task<T = unknown> extends Future<T> {
     if (options?.eagerStart === true && loop.isRunning()) {
       // Run the first step right here, in the caller's context with the task as current.
       loop._woke(task);
-      taskStorage.run(task, runBody);
+      // Possibly inside a loop callback: the body is task code, so the task must be visible.
+      const previous = setInLoopCallbacks(false);
+      try {
+        taskStorage.run(task, runBody);
+      } finally {
+        setInLoopCallbacks(previous);
+      }
     } else {
       taskStorage.run(task, armGate, task);
     }
@@ -292,7 +304,7 @@ export function createTask<T>(fn: () => PromiseLike<T>, options?: TaskOptions): 
 
 /** The task whose code is running, or undefined (outside a task or outside `run()`). */
 export function currentTask(): Task<unknown> | undefined {
-  const task = taskStorage.getStore();
+  const task = storedTask();
   return task !== undefined && task._state === PENDING ? task : undefined;
 }
 

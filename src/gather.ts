@@ -73,7 +73,7 @@ function childDone(this: void, record: { state: GatherState; child: Future<unkno
     }
     if (child._state === REJECTED) {
       child._markRetrieved();
-      outer._reject(child._error);
+      outer._reject(child._result);
       return;
     }
   }
@@ -82,9 +82,9 @@ function childDone(this: void, record: { state: GatherState; child: Future<unkno
     if (f._state === CANCELLED) return f._makeCancelledError();
     if (f._state === REJECTED) {
       f._markRetrieved();
-      return f._error;
+      return f._result;
     }
-    return f._value;
+    return f._result;
   });
   if (outer._cancelRequested) {
     outer._reject(child._state === CANCELLED ? child._makeCancelledError() : new CancelledError());

@@ -17,8 +17,8 @@ function innerDone({ inner, outer }: Pair): void {
   if (inner._state === CANCELLED) outer.cancel();
   else if (inner._state === REJECTED) {
     inner._markRetrieved();
-    outer._reject(inner._error);
-  } else outer._resolve(inner._value);
+    outer._reject(inner._result);
+  } else outer._resolve(inner._result);
 }
 
 function outerDone(pair: Pair): void {

@@ -138,9 +138,9 @@ function wakeWaiter(w: Waiter): void {
 
 function deliver(w: Waiter): void {
   const future = w.future as Future<unknown>;
-  if (future._state === FULFILLED) w._settle(true, future._value);
+  if (future._state === FULFILLED) w._settle(true, future._result);
   else if (future._state === CANCELLED) w._settle(false, future._makeCancelledError());
-  else w._settle(false, future._error);
+  else w._settle(false, future._result);
 }
 
 function stateName(state: State): string {
@@ -164,21 +164,23 @@ function stateName(state: State): string {
  */
 export class Future<T = unknown> implements Promise<T> {
   /** @internal */ _state: State = PENDING;
-  /** @internal */ _value: T | undefined = undefined;
-  /** @internal */ _error: unknown = undefined;
+  /**
+   * @internal the value (fulfilled), the error (rejected), or the CancelledError a task body
+   * raised, handed out once (cancelled)
+   */
+  _result: unknown = undefined;
   /** @internal */ _cancelMessage: string | undefined = undefined;
-  /** @internal the CancelledError a task body raised, handed out once */
-  _cancelledExc: CancelledError | undefined = undefined;
   /** @internal */ readonly _loop: Loop;
   // Done-callbacks: the first inline (almost every future has exactly one: its awaiter), the
   // rest as flat [fn, arg, fn, arg, ...].
   /** @internal */ _cbFn: CallbackFn | undefined = undefined;
   /** @internal */ _cbArg: unknown = undefined;
   /** @internal */ _cbMore: unknown[] | undefined = undefined;
-  /** @internal set while the error is unretrieved */
-  _unretrieved: ReturnType<Loop["_trackUnretrieved"]> | undefined = undefined;
-  /** @internal someone awaits or has looked at the outcome */
-  _retrieved = false;
+  /**
+   * @internal undefined: nobody has looked at the outcome yet; null: someone has (or awaits it);
+   * else the record of an error reported if it stays unretrieved
+   */
+  _retrieval: ReturnType<Loop["_trackUnretrieved"]> | null | undefined = undefined;
 
   /** A pending future on `loop` (default: the running loop). */
   constructor(loop?: Loop) {
@@ -209,10 +211,10 @@ export class Future<T = unknown> implements Promise<T> {
   result(): T {
     switch (this._state) {
       case FULFILLED:
-        return this._value as T;
+        return this._result as T;
       case REJECTED:
         this._markRetrieved();
-        throw this._error;
+        throw this._result;
       case CANCELLED:
         throw this._makeCancelledError();
       default:
@@ -231,7 +233,7 @@ export class Future<T = unknown> implements Promise<T> {
         return undefined;
       case REJECTED:
         this._markRetrieved();
-        return this._error;
+        return this._result;
       case CANCELLED:
         throw this._makeCancelledError();
       default:
@@ -348,16 +350,16 @@ export class Future<T = unknown> implements Promise<T> {
 
   /** @internal */
   _resolve(value: T): void {
-    this._value = value;
+    this._result = value;
     this._finish(FULFILLED);
   }
 
   /** @internal */
   _reject(error: unknown): void {
-    this._error = error;
+    this._result = error;
     this._finish(REJECTED);
-    if (!this._retrieved) {
-      this._unretrieved = this._loop._trackUnretrieved(
+    if (this._retrieval === undefined) {
+      this._retrieval = this._loop._trackUnretrieved(
         this as Future<unknown>,
         error,
         this.toString(),
@@ -385,19 +387,16 @@ export class Future<T = unknown> implements Promise<T> {
 
   /** @internal */
   _markRetrieved(): void {
-    this._retrieved = true;
-    const record = this._unretrieved;
-    if (record !== undefined) {
-      this._unretrieved = undefined;
-      this._loop._untrack(record);
-    }
+    const record = this._retrieval;
+    this._retrieval = null;
+    if (record) this._loop._untrack(record);
   }
 
   /** @internal The CancelledError to raise for a cancelled future. */
   _makeCancelledError(): CancelledError {
-    const original = this._cancelledExc;
-    if (original !== undefined) {
-      this._cancelledExc = undefined;
+    const original = this._result;
+    if (original instanceof CancelledError) {
+      this._result = undefined;
       return original;
     }
     return new CancelledError(this._cancelMessage);

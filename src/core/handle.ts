@@ -12,6 +12,7 @@
  */
 import { setInLoopCallbacks, taskStorage } from "./context.ts";
 import type { Loop } from "./loop.ts";
+import type { TimerEntry } from "./timer-heap.ts";
 
 /** A callback scheduled with `loop.callSoon`; `cancel()` stops it from running. */
 export class Handle {
@@ -59,7 +60,7 @@ export class Handle {
 }
 
 /** A callback scheduled for a time with `loop.callLater`/`loop.callAt`. */
-export class TimerHandle extends Handle {
+export class TimerHandle extends Handle implements TimerEntry {
   /** @internal */ readonly _when: number;
   /** @internal */ _seq: number;
   /** @internal position in the timer heap, -1 when not in it */ _index = -1;
@@ -87,6 +88,11 @@ export class TimerHandle extends Handle {
     if (this._cancelled) return;
     super.cancel();
     this._onCancel?.(this);
+  }
+
+  /** @internal */
+  _fire(): void {
+    runHandle(this);
   }
 }
 

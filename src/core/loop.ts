@@ -28,7 +28,7 @@ import { setInLoopCallbacks } from "./context.ts";
 import { Future } from "./future.ts";
 import { bindHandle, Handle, runHandle, TimerHandle } from "./handle.ts";
 import { Task, type TaskOptions } from "./task.ts";
-import { TimerHeap } from "./timer-heap.ts";
+import { type TimerEntry, TimerHeap } from "./timer-heap.ts";
 
 /** How long the loop may run iterations back to back before it lets Node's I/O phase run. */
 const SLICE_MS = 5;
@@ -62,6 +62,10 @@ interface Unretrieved {
   readonly ref: WeakRef<Future<unknown>>;
   readonly error: unknown;
   readonly label: string;
+}
+
+function fireTimer(timer: TimerEntry): void {
+  timer._fire();
 }
 
 interface StartGate {
@@ -261,7 +265,7 @@ export class Loop {
       let t = timers.peek();
       while (t !== undefined && t._when <= now) {
         timers.pop();
-        queue.push(runHandle, t);
+        queue.push(fireTimer, t);
         t = timers.peek();
       }
     }
@@ -457,6 +461,22 @@ export class Loop {
   readonly #removeTimer = (handle: TimerHandle): void => {
     this.#timers.remove(handle);
   };
+
+  /** @internal The next free tie-breaker for a timer entry. */
+  _nextTimerSeq(): number {
+    return this.#timerSeq++;
+  }
+
+  /** @internal Add a timer entry of the core's own (a sleep) to the heap. */
+  _addTimer(entry: TimerEntry): void {
+    this.#timers.push(entry);
+    if (!this.#scheduled) this.#kick();
+  }
+
+  /** @internal Remove a timer entry (no effect if it is not in the heap). */
+  _removeTimer(entry: TimerEntry): void {
+    this.#timers.remove(entry);
+  }
 
   /** A new pending Future bound to this loop. */
   createFuture<T>(): Future<T> {

@@ -55,9 +55,7 @@ function armGate(task: Task<unknown>): void {
 
 function runBody(): void {
   const task = taskStorage.getStore() as Task<unknown>;
-  const fn = task._fn;
-  task._fn = undefined;
-  if (fn === undefined || task._state !== PENDING) return;
+  if (task._state !== PENDING) return;
   if (task._mustCancel) {
     // Cancelled before its first step: the body never runs, not even its finally blocks.
     task._mustCancel = false;
@@ -65,13 +63,17 @@ function runBody(): void {
     return;
   }
   try {
-    const promise = fn();
+    const promise = task._fn();
     if (promise === null || typeof promise !== "object" || typeof promise.then !== "function") {
       throw new TypeError(
         `createTask(): "fn" must return a promise (use an async function), got ${describe(promise)}`,
       );
     }
-    promise.then(bodyReturned, bodyThrew);
+    // bodyReturned/bodyThrew must run as promise reactions (they find the task through the
+    // async context): a native promise calls them so; any other thenable (an aiots Future, say)
+    // is adopted by a native promise first, which also registers the Future as what the task
+    // awaits.
+    (promise instanceof Promise ? promise : Promise.resolve(promise)).then(bodyReturned, bodyThrew);
   } catch (error) {
     task._bodyThrew(error);
   }
@@ -100,13 +102,12 @@ function bodyThrew(error: unknown): void {
  * try { await task } catch (e) { console.log(isCancelled(e)) } // true
  */
 export class Task<T = unknown> extends Future<T> {
-  /** @internal the body, until it starts */ _fn: (() => PromiseLike<T>) | undefined;
+  /** @internal the body */ readonly _fn: () => PromiseLike<T>;
   /** @internal a cancel() waits to be delivered at the next suspension */ _mustCancel = false;
   /** @internal */ _numCancelsRequested = 0;
   /** @internal the future this task is suspended on */ _waiter: Future<unknown> | undefined;
   /** @internal */ readonly _id: number;
   /** @internal */ _name: string | undefined;
-  /** @internal name of the body function, for debugging */ readonly _fnName: string;
   /** @internal */ _controller: AbortController | undefined;
   /** @internal the loop iteration that last woke this task, -1 once it suspended */
   _wokenIn = -1;
@@ -116,7 +117,6 @@ export class Task<T = unknown> extends Future<T> {
     super(loop);
     this._id = ++taskCounter;
     this._name = name;
-    this._fnName = fn.name;
     this._waiter = undefined;
     this._controller = undefined;
     this._fn = fn;
@@ -238,7 +238,7 @@ export class Task<T = unknown> extends Future<T> {
         : this._state === CANCELLED
           ? "cancelled"
           : "finished";
-    const fn = this._fnName ? ` fn=${this._fnName}` : "";
+    const fn = this._fn.name ? ` fn=${this._fn.name}` : "";
     return `<Task ${state} name='${this.getName()}'${fn}>`;
   }
 
@@ -264,7 +264,7 @@ export class Task<T = unknown> extends Future<T> {
     if (this._state !== PENDING) return;
     this._loop._suspended(this as Task<unknown>);
     if (error instanceof CancelledError) {
-      this._cancelledExc = error;
+      this._result = error;
       this._cancelMessage = error.message === "" ? this._cancelMessage : error.message;
       this._finishCancelled();
       return;

@@ -6,31 +6,38 @@
  * @internal
  * @module
  */
-import type { TimerHandle } from "./handle.ts";
+/** What the heap orders: a deadline, a tie-breaker, and the entry's own position. */
+export interface TimerEntry {
+  readonly _when: number;
+  readonly _seq: number;
+  _index: number;
+  /** Called by the loop when the deadline has passed. */
+  _fire(): void;
+}
 
-function before(a: TimerHandle, b: TimerHandle): boolean {
+function before(a: TimerEntry, b: TimerEntry): boolean {
   return a._when < b._when || (a._when === b._when && a._seq < b._seq);
 }
 
 export class TimerHeap {
-  readonly #items: TimerHandle[] = [];
+  readonly #items: TimerEntry[] = [];
 
   get size(): number {
     return this.#items.length;
   }
 
-  peek(): TimerHandle | undefined {
+  peek(): TimerEntry | undefined {
     return this.#items[0];
   }
 
-  push(timer: TimerHandle): void {
+  push(timer: TimerEntry): void {
     const items = this.#items;
     timer._index = items.length;
     items.push(timer);
     this.#up(timer._index);
   }
 
-  pop(): TimerHandle | undefined {
+  pop(): TimerEntry | undefined {
     const items = this.#items;
     const top = items[0];
     if (top === undefined) return undefined;
@@ -38,7 +45,7 @@ export class TimerHeap {
     return top;
   }
 
-  remove(timer: TimerHandle): void {
+  remove(timer: TimerEntry): void {
     const i = timer._index;
     if (i < 0 || this.#items[i] !== timer) return;
     this.#removeAt(i);
@@ -51,9 +58,9 @@ export class TimerHeap {
 
   #removeAt(i: number): void {
     const items = this.#items;
-    const removed = items[i] as TimerHandle;
+    const removed = items[i] as TimerEntry;
     removed._index = -1;
-    const last = items.pop() as TimerHandle;
+    const last = items.pop() as TimerEntry;
     if (i === items.length) return;
     items[i] = last;
     last._index = i;
@@ -63,10 +70,10 @@ export class TimerHeap {
 
   #up(i: number): void {
     const items = this.#items;
-    const item = items[i] as TimerHandle;
+    const item = items[i] as TimerEntry;
     while (i > 0) {
       const parentIndex = (i - 1) >> 1;
-      const parent = items[parentIndex] as TimerHandle;
+      const parent = items[parentIndex] as TimerEntry;
       if (!before(item, parent)) break;
       items[i] = parent;
       parent._index = i;
@@ -79,14 +86,14 @@ export class TimerHeap {
   #down(i: number): void {
     const items = this.#items;
     const n = items.length;
-    const item = items[i] as TimerHandle;
+    const item = items[i] as TimerEntry;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= n) break;
       const r = l + 1;
       let c = l;
-      if (r < n && before(items[r] as TimerHandle, items[l] as TimerHandle)) c = r;
-      const child = items[c] as TimerHandle;
+      if (r < n && before(items[r] as TimerEntry, items[l] as TimerEntry)) c = r;
+      const child = items[c] as TimerEntry;
       if (!before(child, item)) break;
       items[i] = child;
       child._index = i;

@@ -212,12 +212,23 @@ export class ExceptionGroup extends AggregateError {
 defineBrand(ExceptionGroup, "AIOTS_ERR_EXCEPTION_GROUP");
 
 /**
- * True if `error` is a `CancelledError`: use it first in a `catch` block and re-throw, so that a
+ * True if `error` is a cancellation: a `CancelledError`, or the `AbortError` that a Node API
+ * (`fs`, `timers/promises`, `child_process`, ...) throws when a task's `signal` aborted it, whose
+ * `cause` is the task's `CancelledError`. Use it first in a `catch` block and re-throw, so that a
  * cancellation is never mistaken for a failure.
  *
  * @example
  * try { await work() } catch (e) { if (isCancelled(e)) throw e; log(e) }
  */
-export function isCancelled(error: unknown): error is CancelledError {
-  return error instanceof CancelledError;
+export function isCancelled(error: unknown): boolean {
+  return asCancelledError(error) !== undefined;
+}
+
+/** @internal The CancelledError that `error` is or stands for (see `isCancelled`). */
+export function asCancelledError(error: unknown): CancelledError | undefined {
+  if (error instanceof CancelledError) return error;
+  if (error instanceof Error && error.name === "AbortError" && error.cause instanceof CancelledError) {
+    return error.cause;
+  }
+  return undefined;
 }

@@ -13,7 +13,7 @@ import { getRunningLoop } from "./core/context.ts";
 import { type CallbackFn, Future, REJECTED } from "./core/future.ts";
 import type { Loop } from "./core/loop.ts";
 import { currentTask, type Task, type TaskOptions } from "./core/task.ts";
-import { CancelledError, ExceptionGroup, KeyboardInterrupt, RuntimeError } from "./errors.ts";
+import { asCancelledError, CancelledError, ExceptionGroup, KeyboardInterrupt, RuntimeError } from "./errors.ts";
 import { checkFunction } from "./validate.ts";
 
 function isBaseError(error: unknown): error is KeyboardInterrupt {
@@ -122,7 +122,7 @@ export class TaskGroup {
     if (propagateCancellation !== undefined && this.#errors.length === 0) {
       throw propagateCancellation as CancelledError;
     }
-    if (threw && !(error instanceof CancelledError)) this.#errors.push(error);
+    if (threw && asCancelledError(error) === undefined) this.#errors.push(error);
     if (this.#errors.length > 0) {
       // A cancellation from outside is pending too: uncancel and cancel again, which keeps the
       // count and makes the parent's next await throw CancelledError.

@@ -15,7 +15,7 @@ import { type CallbackFn, Future } from "./core/future.ts";
 import type { TimerHandle } from "./core/handle.ts";
 import type { Loop } from "./core/loop.ts";
 import { currentTask, type Task } from "./core/task.ts";
-import { CancelledError, ExceptionGroup, RuntimeError, TimeoutError } from "./errors.ts";
+import { asCancelledError, CancelledError, ExceptionGroup, RuntimeError, TimeoutError } from "./errors.ts";
 import { checkFunction, checkOptionalNumber, typeError } from "./validate.ts";
 
 type State = "created" | "active" | "expiring" | "expired" | "finished";
@@ -103,9 +103,8 @@ export class Timeout {
       const task = this.#task as Task<unknown>;
       if (task.uncancel() <= this.#cancelling && threw) {
         // No cancellation request is left but ours: this one is ours to convert.
-        if (error instanceof CancelledError) {
-          return new TimeoutError("timed out", { cause: error });
-        }
+        const cancelled = asCancelledError(error);
+        if (cancelled !== undefined) return new TimeoutError("timed out", { cause: cancelled });
         insertTimeoutError(error);
         if (error instanceof ExceptionGroup)
           for (const e of error.exceptions) insertTimeoutError(e);

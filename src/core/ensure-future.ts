@@ -47,6 +47,6 @@ export function ensureFuture<T>(
     return future;
   }
   throw new TypeError(
-    `${where}: expected a Task, a Future, a promise or an async function, got ${describe(aw)}`,
+    `${where}: "aw" must be a Task, a Future, a promise or an async function, got ${describe(aw)}`,
   );
 }

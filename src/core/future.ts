@@ -13,7 +13,7 @@
  * @module
  */
 import { CancelledError, InvalidStateError, RuntimeError } from "../errors.ts";
-import { checkFunction } from "../validate.ts";
+import { checkFunction, typeError } from "../validate.ts";
 import { getRunningLoop, storedTask } from "./context.ts";
 import { bindHandle, Handle, runHandle } from "./handle.ts";
 import type { Loop } from "./loop.ts";
@@ -184,6 +184,9 @@ export class Future<T = unknown> implements Promise<T> {
 
   /** A pending future on `loop` (default: the running loop). */
   constructor(loop?: Loop) {
+    if (loop !== undefined && typeof (loop as Partial<Loop>)._schedule !== "function") {
+      throw typeError("new Future()", "loop", "a Loop or undefined", loop);
+    }
     this._loop = loop ?? getRunningLoop();
   }
 
@@ -318,6 +321,13 @@ export class Future<T = unknown> implements Promise<T> {
     if (task !== undefined && task._state === PENDING) {
       if ((task as unknown) === this) {
         const error = new RuntimeError("Task cannot await on itself");
+        void resolvedPromise.then(() => w._settle(false, error));
+        return promise;
+      }
+      if (task._loop !== this._loop) {
+        const error = new RuntimeError(
+          `Task ${task.toString()} got Future ${this.toString()} attached to a different loop`,
+        );
         void resolvedPromise.then(() => w._settle(false, error));
         return promise;
       }

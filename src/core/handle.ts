@@ -113,14 +113,14 @@ function register(handle: Handle, loop: Loop): void {
   handle._open = resolve;
 }
 
-/** @internal Bind `handle` to the caller's async context (see the module comment). */
+/**
+ * @internal Bind `handle` to the caller's async context (see the module comment), minus the
+ * current task: a callback is not task code, even when a task scheduled it.
+ */
 export function bindHandle(handle: Handle, loop: Loop): Handle {
-  // Scheduled from inside a loop callback: the ambient context is not the caller's own, so bind
-  // to a context without a current task.
   const previous = setInLoopCallbacks(false);
   try {
-    if (previous) taskStorage.exit(register, handle, loop);
-    else register(handle, loop);
+    taskStorage.exit(register, handle, loop);
   } finally {
     setInLoopCallbacks(previous);
   }

@@ -87,6 +87,7 @@ export class Runner {
       throw new RuntimeError("Runner.run() cannot be called from a running event loop");
     }
     const loop = this.getLoop();
+    this.#interrupts = 0;
     setRunningLoop(loop);
     let uninstall = noop;
     let task: Task<T>;

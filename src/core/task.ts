@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { CancelledError, RuntimeError } from "../errors.ts";
+import { asCancelledError, CancelledError, RuntimeError } from "../errors.ts";
 import { describe } from "../validate.ts";
 import {
   getRunningLoop,
@@ -263,9 +263,11 @@ export class Task<T = unknown> extends Future<T> {
   _bodyThrew(error: unknown): void {
     if (this._state !== PENDING) return;
     this._loop._suspended(this as Task<unknown>);
-    if (error instanceof CancelledError) {
+    const cancelled = asCancelledError(error);
+    if (cancelled !== undefined) {
+      error = cancelled;
       this._result = error;
-      this._cancelMessage = error.message === "" ? this._cancelMessage : error.message;
+      this._cancelMessage = cancelled.message === "" ? this._cancelMessage : cancelled.message;
       this._finishCancelled();
       return;
     }

@@ -159,7 +159,7 @@ export function gather(...args: unknown[]): GatheringFuture<unknown[]> {
       const known = seen.get(aw);
       if (known !== undefined) return known;
     }
-    const future = ensureFuture(aw as Awaitable<unknown>, loop, `gather(): argument ${i}`);
+    const future = ensureFuture(aw as Awaitable<unknown>, loop, "gather()", `aws[${i}]`);
     if (typeof aw !== "function") seen.set(aw, future);
     return future;
   });

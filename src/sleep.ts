@@ -6,6 +6,7 @@
 import { getRunningLoop, storedTask } from "./core/context.ts";
 import { Future, PENDING, Waiter } from "./core/future.ts";
 import type { Loop } from "./core/loop.ts";
+import type { Task } from "./core/task.ts";
 import type { TimerEntry } from "./core/timer-heap.ts";
 import { checkNumber } from "./validate.ts";
 
@@ -82,13 +83,16 @@ class Yield<T> implements Promise<T> {
 
 function wakeYield(w: Waiter): void {
   const task = w.task;
-  if (task !== undefined && task._state === PENDING) {
-    task._loop._woke(task);
-    if (task._mustCancel) {
-      task._mustCancel = false;
-      w._settle(false, task._makeCancelledError());
-      return;
-    }
+  if (task !== undefined && task._state === PENDING) task._loop._resume(task, resumeYield, w);
+  else w._settle(true, w.value);
+}
+
+function resumeYield(w: Waiter): void {
+  const task = w.task as Task<unknown>;
+  if (task._mustCancel) {
+    task._mustCancel = false;
+    w._settle(false, task._makeCancelledError());
+    return;
   }
   w._settle(true, w.value);
 }

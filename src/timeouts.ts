@@ -12,7 +12,7 @@
 import { getRunningLoop } from "./core/context.ts";
 import { type Awaitable, ensureFuture } from "./core/ensure-future.ts";
 import { type CallbackFn, Future } from "./core/future.ts";
-import type { TimerHandle } from "./core/handle.ts";
+import { Handle, runHandle } from "./core/handle.ts";
 import type { Loop } from "./core/loop.ts";
 import { currentTask, type Task } from "./core/task.ts";
 import { asCancelledError, CancelledError, ExceptionGroup, RuntimeError, TimeoutError } from "./errors.ts";
@@ -27,7 +27,7 @@ export class Timeout {
   #loop: Loop;
   #task: Task<unknown> | undefined;
   #cancelling = 0;
-  #handle: TimerHandle | undefined;
+  #handle: Handle | undefined;
 
   /** A timeout with deadline `when` (loop time, ms), or none if null. Enter it with `timeoutAt`. */
   constructor(when: number | null, loop: Loop = getRunningLoop()) {
@@ -52,14 +52,16 @@ export class Timeout {
     this.#handle?.cancel();
     this.#handle = undefined;
     if (when === null) return;
-    // A deadline already past fires on the next iteration (a timer due now does just that).
     const loop = this.#loop;
-    this.#handle = loop._timer(
-      Math.max(when, loop.time()),
-      onTimeout as (arg: never) => void,
-      undefined,
-      this,
-    );
+    if (when <= loop.time()) {
+      // A deadline already past fires on the next iteration, in FIFO order with the callbacks
+      // already queued (asyncio's call_soon), so even a body that only yields sees it.
+      const handle = new Handle(onTimeout as (arg: never) => void, undefined, this);
+      loop._schedule(runHandle, handle);
+      this.#handle = handle;
+    } else {
+      this.#handle = loop._timer(when, onTimeout as (arg: never) => void, undefined, this);
+    }
   }
 
   /** True once the deadline has passed (the block was or is being cancelled by it). */

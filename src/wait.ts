@@ -90,13 +90,10 @@ export async function wait<F extends Future<unknown>>(
     );
   }
   const fs = new Set<F>();
-  for (const f of list) {
+  for (const [i, f] of list.entries()) {
     if (!(f instanceof Future)) {
-      throw new TypeError(
-        typeof f === "function"
-          ? "wait(): passing coroutine functions is forbidden, start them with createTask() first"
-          : `wait(): expected Tasks or Futures, got ${describe(f)}`,
-      );
+      const hint = typeof f === "function" ? " (passing coroutine functions is forbidden: start them with createTask() first)" : "";
+      throw new TypeError(`wait(): "aws[${i}]" must be a Task or a Future, got ${describe(f)}${hint}`);
     }
     fs.add(f as F);
   }
@@ -289,7 +286,8 @@ export function asCompleted<A extends Awaitable<unknown>>(
   checkOptionalNumber("asCompleted()", "timeout", timeout);
   const loop = getRunningLoop();
   const todo = new Set<Future<unknown>>();
-  for (const aw of new Set(list))
-    todo.add(ensureFuture(aw as Awaitable<unknown>, loop, "asCompleted()"));
+  for (const [i, aw] of [...new Set(list)].entries()) {
+    todo.add(ensureFuture(aw as Awaitable<unknown>, loop, "asCompleted()", `aws[${i}]`));
+  }
   return new AsCompleted(loop, todo, timeout);
 }

@@ -376,7 +376,7 @@ describe("GATHER: arguments", () => {
     await vrun(async () => {
       expectArgError(() => gather(5 as never), TypeError, "gather()", '"aws"', "5 (number)");
       expectArgError(() => gather(null as never), TypeError, '"aws"', "null");
-      expectArgError(() => gather([5] as never), TypeError, "argument 0", "5 (number)");
+      expectArgError(() => gather([5] as never), TypeError, "aws[0]", "5 (number)");
       const [a] = futures<number>(1) as [Future<number>];
       expectArgError(
         () => gather([a], { returnExceptions: "yes" as never }),

@@ -38,6 +38,7 @@ export function ensureFuture<T>(
   aw: Awaitable<T>,
   loop: Loop = getRunningLoop(),
   where = "ensureFuture()",
+  name = "aw",
 ): Future<T> {
   if (aw instanceof Future) return aw as Future<T>;
   if (typeof aw === "function") return loop.createTask(aw);
@@ -47,6 +48,6 @@ export function ensureFuture<T>(
     return future;
   }
   throw new TypeError(
-    `${where}: "aw" must be a Task, a Future, a promise or an async function, got ${describe(aw)}`,
+    `${where}: "${name}" must be a Task, a Future, a promise or an async function, got ${describe(aw)}`,
   );
 }

@@ -124,14 +124,21 @@ function wakeWaiter(w: Waiter): void {
   const task = w.task;
   if (task !== undefined && task._waiter === w.future) {
     task._waiter = undefined;
-    task._loop._woke(task);
-    // cancel() arrived after the future completed but before the task resumed: the task gets
-    // CancelledError instead of the result (asyncio's Task.__step with _must_cancel).
-    if (task._mustCancel) {
-      task._mustCancel = false;
-      w._settle(false, task._makeCancelledError());
-      return;
-    }
+    task._loop._resume(task, resumeWaiter, w);
+  } else {
+    deliver(w);
+  }
+}
+
+/** Resume the task that awaited the future (see Loop._resume). */
+function resumeWaiter(w: Waiter): void {
+  const task = w.task as Task<unknown>;
+  // cancel() arrived after the future completed but before the task resumed: the task gets
+  // CancelledError instead of the result (asyncio's Task.__step with _must_cancel).
+  if (task._mustCancel) {
+    task._mustCancel = false;
+    w._settle(false, task._makeCancelledError());
+    return;
   }
   deliver(w);
 }

@@ -25,7 +25,7 @@ import { RuntimeError } from "../errors.ts";
 import { checkFunction, checkNumber, checkOptions, typeError } from "../validate.ts";
 import { type Clock, SystemClock } from "./clock.ts";
 import { setInLoopCallbacks } from "./context.ts";
-import { Future } from "./future.ts";
+import { Future, PENDING } from "./future.ts";
 import { bindHandle, Handle, runHandle, TimerHandle } from "./handle.ts";
 import { Task, type TaskOptions } from "./task.ts";
 import { type TimerEntry, TimerHeap } from "./timer-heap.ts";
@@ -107,6 +107,9 @@ export class Loop {
   #epoch = 0;
   #inflight = 0;
   #waiting = false;
+  // Tasks to resume, flat: [task, resume, arg, ...] from #resumesHead on.
+  readonly #resumes: unknown[] = [];
+  #resumesHead = 0;
   #fallbackScheduled = false;
   #sinceClockCheck = 0;
   #stopping = false;
@@ -156,12 +159,13 @@ export class Loop {
     this.#ring();
   }
 
-  // The next iteration may start once every task woken by the previous one has suspended again
-  // or finished: their code runs in microtasks after the iteration, and asyncio's ordering says
-  // it runs before the next iteration. The loop counts them (`#inflight`); the last one to
-  // suspend starts the next iteration. A task that instead awaits a foreign promise never
-  // reports back, so a `nextTick` fallback (which runs only once the microtask queue is empty)
-  // starts the iteration in that case.
+  // Task code runs in the microtasks after an iteration, and asyncio runs it one task at a
+  // time: a task resumes only once the one resumed before it has suspended again or finished
+  // (so it sees that one's result), and the next iteration starts only when the last of them
+  // has. The loop therefore keeps the tasks woken by an iteration in a FIFO (`#resumes`), lets
+  // one run (`#inflight`), and resumes the next when it reports back through `_suspended`. A
+  // task that awaits a foreign promise instead never reports back; a `nextTick` fallback, which
+  // runs only once the microtask queue is empty, moves on without it.
 
   /**
    * @internal The start gate for a new task (see task.ts). Tasks created back to back share one
@@ -189,22 +193,71 @@ export class Loop {
     }
   }
 
+  /**
+   * @internal Resume `task` by calling `resume(arg)`: now if no task is running, else once the
+   * running one has suspended (see above).
+   */
+  _resume<A>(task: Task<unknown>, resume: (arg: A) => void, arg: A): void {
+    if (this.#inflight === 0 && this.#resumesHead === this.#resumes.length) {
+      this._woke(task);
+      resume(arg);
+    } else {
+      this.#resumes.push(task, resume, arg);
+    }
+  }
+
   /** @internal A task woken by this iteration suspended again (or finished). */
   _suspended(task: Task<unknown>): void {
     if (task._wokenIn === this.#epoch) {
       task._wokenIn = -1;
-      if (--this.#inflight === 0 && this.#waiting) {
-        this.#waiting = false;
-        this.#ring();
-      }
+      if (--this.#inflight === 0) this.#resumeNext();
     }
   }
 
-  readonly #fallback = (): void => {
-    this.#fallbackScheduled = false;
+  /** Resume the next waiting task; when none is left, start the next iteration. */
+  #resumeNext(): void {
+    const resumes = this.#resumes;
+    while (this.#resumesHead < resumes.length) {
+      const i = this.#resumesHead;
+      const task = resumes[i] as Task<unknown>;
+      const resume = resumes[i + 1] as (arg: unknown) => void;
+      const arg = resumes[i + 2];
+      resumes[i] = resumes[i + 1] = resumes[i + 2] = undefined;
+      this.#resumesHead = i + 3;
+      if (task._state === PENDING) this._woke(task);
+      resume(arg);
+      if (this.#inflight > 0) {
+        this.#armFallback();
+        return;
+      }
+    }
+    resumes.length = 0;
+    this.#resumesHead = 0;
     if (this.#waiting) {
       this.#waiting = false;
-      this.#iterate();
+      this.#ring();
+    }
+  }
+
+  /** Arm the fallback from a microtask, so that its nextTick runs after the microtasks drain. */
+  #armFallback(): void {
+    if (this.#fallbackScheduled) return;
+    this.#fallbackScheduled = true;
+    void resolved.then(this.#fallbackTick);
+  }
+
+  readonly #fallbackTick = (): void => {
+    process.nextTick(this.#fallback);
+  };
+
+  readonly #fallback = (): void => {
+    this.#fallbackScheduled = false;
+    if (this.#inflight > 0) {
+      // The running task awaits something foreign: stop waiting for it (its later suspension
+      // belongs to an older epoch and is ignored).
+      this.#epoch++;
+      this.#inflight = 0;
+      this.#resumeNext();
     }
   };
 
@@ -219,7 +272,8 @@ export class Loop {
 
   /** Decide how the next iteration starts once this one has run. */
   #continue(): void {
-    if (++this.#sinceClockCheck >= 8) {
+    const settled = this.#inflight === 0 && this.#resumesHead === this.#resumes.length;
+    if (settled && ++this.#sinceClockCheck >= 8) {
       this.#sinceClockCheck = 0;
       if (performance.now() - this.#lastYield >= SLICE_MS) {
         // Long enough without Node's I/O phase: continue from setImmediate.
@@ -228,15 +282,12 @@ export class Loop {
         return;
       }
     }
-    if (this.#inflight === 0) {
+    if (this.#inflight === 0 && this.#resumesHead === this.#resumes.length) {
       this.#ring();
       return;
     }
     this.#waiting = true;
-    if (!this.#fallbackScheduled) {
-      this.#fallbackScheduled = true;
-      process.nextTick(this.#fallback);
-    }
+    this.#armFallback();
   }
 
   readonly #iterate = (): void => {

@@ -235,7 +235,7 @@ export class Loop {
     this.#resumesHead = 0;
     if (this.#waiting) {
       this.#waiting = false;
-      this.#ring();
+      this.#next();
     }
   }
 
@@ -272,22 +272,27 @@ export class Loop {
 
   /** Decide how the next iteration starts once this one has run. */
   #continue(): void {
-    const settled = this.#inflight === 0 && this.#resumesHead === this.#resumes.length;
-    if (settled && ++this.#sinceClockCheck >= 8) {
-      this.#sinceClockCheck = 0;
-      if (performance.now() - this.#lastYield >= SLICE_MS) {
-        // Long enough without Node's I/O phase: continue from setImmediate.
-        this.#waiting = false;
-        setImmediate(this.#afterYield);
-        return;
-      }
-    }
     if (this.#inflight === 0 && this.#resumesHead === this.#resumes.length) {
-      this.#ring();
+      this.#next();
       return;
     }
     this.#waiting = true;
     this.#armFallback();
+  }
+
+  /**
+   * Start the next iteration: as a microtask, or, after `SLICE_MS` without Node's I/O phase,
+   * from `setImmediate` (timers and sockets run first).
+   */
+  #next(): void {
+    if (++this.#sinceClockCheck >= 8) {
+      this.#sinceClockCheck = 0;
+      if (performance.now() - this.#lastYield >= SLICE_MS) {
+        setImmediate(this.#afterYield);
+        return;
+      }
+    }
+    this.#ring();
   }
 
   readonly #iterate = (): void => {

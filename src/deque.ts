@@ -12,23 +12,17 @@
  * nothing once the buffer is large enough; `remove()` is O(n) like Python's `deque.remove`, but
  * O(1) for the head, which is where a woken waiter removes itself.
  *
- *     buffer:  [ d  e  .  .  .  a  b  c ]      capacity 8 (a power of two)
+ *     buffer:  [ d  e  .  .  .  a  b  c ]      capacity 8 (a power of two, from 8 up)
  *                      ^tail     ^head          items in order: a b c d e
  *
  * @internal
  */
 export class Deque<T> implements Iterable<T> {
-  #buffer: (T | undefined)[];
-  #mask: number;
+  // Allocated on the first push: most primitives never have a waiter.
+  #buffer: (T | undefined)[] = [];
+  #mask = 0;
   #head = 0;
   #size = 0;
-
-  constructor(capacity = 8) {
-    let n = 8;
-    while (n < capacity) n *= 2;
-    this.#buffer = new Array<T | undefined>(n).fill(undefined);
-    this.#mask = n - 1;
-  }
 
   /** The number of items. */
   get length(): number {
@@ -101,8 +95,10 @@ export class Deque<T> implements Iterable<T> {
   #grow(): void {
     const old = this.#buffer;
     const size = this.#size;
-    const buffer = new Array<T | undefined>(old.length * 2).fill(undefined);
-    for (let i = 0; i < size; i++) buffer[i] = old[(this.#head + i) & this.#mask];
+    const capacity = Math.max(8, old.length * 2);
+    const buffer: (T | undefined)[] = [];
+    for (let i = 0; i < size; i++) buffer.push(old[(this.#head + i) & this.#mask]);
+    while (buffer.length < capacity) buffer.push(undefined);
     this.#buffer = buffer;
     this.#mask = buffer.length - 1;
     this.#head = 0;

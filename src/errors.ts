@@ -220,14 +220,18 @@ defineBrand(ExceptionGroup, "AIOTS_ERR_EXCEPTION_GROUP");
  * @example
  * try { await work() } catch (e) { if (isCancelled(e)) throw e; log(e) }
  */
-export function isCancelled(error: unknown): boolean {
+export function isCancelled(error: unknown): error is Error {
   return asCancelledError(error) !== undefined;
 }
 
 /** @internal The CancelledError that `error` is or stands for (see `isCancelled`). */
 export function asCancelledError(error: unknown): CancelledError | undefined {
   if (error instanceof CancelledError) return error;
-  if (error instanceof Error && error.name === "AbortError" && error.cause instanceof CancelledError) {
+  if (
+    error instanceof Error &&
+    error.name === "AbortError" &&
+    error.cause instanceof CancelledError
+  ) {
     return error.cause;
   }
   return undefined;

@@ -7,7 +7,7 @@ import { Future } from "./core/future.ts";
 import type { Loop } from "./core/loop.ts";
 import { Deque } from "./deque.ts";
 import { RESOLVED_TRUE } from "./lock.ts";
-import { bindLoop } from "./loop-bound.ts";
+import { bindLoop, park } from "./waiting.ts";
 
 /** What `Event.statistics()` returns. */
 export interface EventStatistics {
@@ -70,16 +70,29 @@ export class Event {
     return this.#waitSlow();
   }
 
-  async #waitSlow(): Promise<true> {
-    this.#loop = bindLoop(this.#loop, this);
-    const fut = new Future<true>(this.#loop);
-    this.#waiters.push(fut);
+  #waitSlow(): Promise<true> {
+    const { promise, resolve, reject } = Promise.withResolvers<true>();
+    let loop: Loop;
     try {
-      await fut;
-      return true;
-    } finally {
-      this.#waiters.remove(fut);
+      loop = bindLoop(this.#loop, this);
+    } catch (error) {
+      reject(error);
+      return promise;
     }
+    this.#loop = loop;
+    const fut = new Future<true>(loop);
+    const waiters = this.#waiters;
+    waiters.push(fut);
+    park(
+      fut,
+      (failure) => {
+        waiters.remove(fut);
+        if (failure === undefined) resolve(true);
+        else reject(failure);
+      },
+      reject,
+    );
+    return promise;
   }
 
   /** A snapshot for debugging: the flag and how many tasks wait. */

@@ -5,6 +5,10 @@
  * @module
  */
 
+// Synchronization
+export { Barrier, type BarrierState, type BarrierStatistics } from "./barrier.ts";
+// Synchronization
+export { Condition, type ConditionStatistics } from "./condition.ts";
 export type { Clock } from "./core/clock.ts";
 // Running
 export { getRunningLoop } from "./core/context.ts";
@@ -36,6 +40,8 @@ export {
   RuntimeError,
   TimeoutError,
 } from "./errors.ts";
+// Synchronization
+export { Event, type EventStatistics } from "./event.ts";
 export {
   GatheringFuture,
   type GatherOptions,
@@ -43,6 +49,24 @@ export {
   type GatherSettled,
   gather,
 } from "./gather.ts";
+// Synchronization
+export { Guard, Lock, type LockStatistics } from "./lock.ts";
+// Queues
+export {
+  comparePython,
+  LifoQueue,
+  PriorityQueue,
+  type PriorityQueueOptions,
+  Queue,
+  type QueueStatistics,
+} from "./queue.ts";
+// Synchronization
+export {
+  BoundedSemaphore,
+  type BoundedSemaphoreStatistics,
+  Semaphore,
+  type SemaphoreStatistics,
+} from "./semaphore.ts";
 export { shield } from "./shield.ts";
 export { sleep } from "./sleep.ts";
 export { TaskGroup, taskGroup } from "./task-group.ts";

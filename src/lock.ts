@@ -12,8 +12,8 @@ import type { Loop } from "./core/loop.ts";
 import { currentTask, type Task } from "./core/task.ts";
 import { Deque } from "./deque.ts";
 import { RuntimeError } from "./errors.ts";
-import { bindLoop } from "./loop-bound.ts";
 import { checkFunction } from "./validate.ts";
+import { bindLoop, park } from "./waiting.ts";
 
 /** @internal Shared by every fast path: awaiting it does not suspend the task. */
 export const RESOLVED_TRUE: Promise<true> = Promise.resolve(true);
@@ -26,8 +26,9 @@ export interface Releasable {
 
 /**
  * A held lock or semaphore permit, released by `release()` or at the end of an `await using`
- * (or `using`) block. Returned by `lock.lock()`, `condition.lock()` and `semaphore.permit()`;
- * releasing it a second time does nothing.
+ * (or `using`) block: the explicit-resource-management form of asyncio's `async with lock:`.
+ * Returned by `lock.lock()`, `condition.lock()` and `semaphore.permit()`; releasing it a second
+ * time does nothing.
  *
  * @example
  * {
@@ -91,6 +92,34 @@ export interface LockStatistics {
   readonly tasksWaiting: number;
 }
 
+// Access to a Lock's private state for Condition, set up by Lock's static block.
+let takeIfFree: (lock: Lock, owner: Task<unknown> | undefined) => boolean;
+let waitFor: (
+  lock: Lock,
+  onAcquired: (value: true) => void,
+  onCancelled: (error: unknown) => void,
+  fail: (error: unknown) => void,
+) => void;
+
+/** @internal Take the lock for `owner` if `acquire()` would not wait; true if taken. */
+export function tryAcquire(lock: Lock, owner: Task<unknown> | undefined): boolean {
+  return takeIfFree(lock, owner);
+}
+
+/**
+ * @internal `acquire()` with callbacks instead of a promise, for a primitive that waits for the
+ * lock as part of its own wait (Condition): one of them runs in the loop iteration that wakes
+ * the current task. Throws `RuntimeError` at once if the lock is bound to another loop.
+ */
+export function waitForLock(
+  lock: Lock,
+  onAcquired: (value: true) => void,
+  onCancelled: (error: unknown) => void,
+  fail: (error: unknown) => void,
+): void {
+  waitFor(lock, onAcquired, onCancelled, fail);
+}
+
 /**
  * A mutual-exclusion lock for tasks. Mirrors `asyncio.Lock`.
  *
@@ -120,6 +149,16 @@ export class Lock {
   #waiters: Deque<Future<true>> | undefined = undefined;
   #loop: Loop | undefined = undefined;
 
+  static {
+    takeIfFree = (lock, owner) => {
+      if (!lock.#isFree()) return false;
+      lock.#locked = true;
+      lock.#owner = owner;
+      return true;
+    };
+    waitFor = (lock, onAcquired, onCancelled, fail) => lock.#wait(onAcquired, onCancelled, fail);
+  }
+
   /** True while the lock is held. */
   locked(): boolean {
     return this.#locked;
@@ -132,39 +171,66 @@ export class Lock {
    * @throws {CancelledError} if the task is cancelled while waiting; the lock is then not held.
    */
   acquire(): Promise<true> {
-    // Fast path only when nobody is queued: a waiter that was woken but has not run yet must
-    // not be overtaken. Cancelled waiters do not count (they will leave without the lock).
-    if (!this.#locked && (this.#waiters === undefined || allCancelled(this.#waiters))) {
-      this.#locked = true;
-      this.#owner = currentTask();
-      return RESOLVED_TRUE;
-    }
-    return this.#acquireSlow();
-  }
-
-  async #acquireSlow(): Promise<true> {
-    this.#loop = bindLoop(this.#loop, this);
-    this.#waiters ??= new Deque();
-    const waiters = this.#waiters;
-    const fut = new Future<true>(this.#loop);
-    waiters.push(fut);
-    try {
-      try {
-        await fut;
-      } finally {
-        waiters.remove(fut);
-      }
-    } catch (error) {
-      // Cancelled, possibly after release() had already chosen us: whoever is first in line now
-      // must be woken, or the lock would stay free with tasks waiting for it.
-      // Scenario: A holds; B, C wait. A releases (B's future resolved), then B is cancelled
-      // before it runs; B lands here with the lock free and wakes C.
-      if (!this.#locked) this.#wakeUpFirst();
-      throw error;
-    }
+    if (!this.#isFree()) return this.#acquireSlow();
     this.#locked = true;
     this.#owner = currentTask();
-    return true;
+    return RESOLVED_TRUE;
+  }
+
+  /**
+   * Whether `acquire()` would take the lock at once: it is free and nobody is queued. A waiter
+   * that was woken but has not run yet must not be overtaken; cancelled waiters do not count
+   * (they will leave without the lock).
+   */
+  #isFree(): boolean {
+    return !this.#locked && (this.#waiters === undefined || allCancelled(this.#waiters));
+  }
+
+  #acquireSlow(): Promise<true> {
+    const { promise, resolve, reject } = Promise.withResolvers<true>();
+    try {
+      this.#wait(resolve, reject, reject);
+    } catch (error) {
+      reject(error);
+    }
+    return promise;
+  }
+
+  /**
+   * Queue the current task for the lock. When the task is woken, `onAcquired()` runs with the
+   * lock held, or `onCancelled(error)` without it; what they throw goes to `fail`.
+   */
+  #wait(
+    onAcquired: (value: true) => void,
+    onCancelled: (error: unknown) => void,
+    fail: (error: unknown) => void,
+  ): void {
+    const loop = bindLoop(this.#loop, this);
+    this.#loop = loop;
+    this.#waiters ??= new Deque();
+    const waiters = this.#waiters;
+    const fut = new Future<true>(loop);
+    const task = currentTask();
+    waiters.push(fut);
+    park(
+      fut,
+      (failure) => {
+        waiters.remove(fut);
+        if (failure === undefined) {
+          this.#locked = true;
+          this.#owner = task;
+          onAcquired(true);
+          return;
+        }
+        // Cancelled, possibly after release() had already chosen us: whoever is first in line
+        // now must be woken, or the lock would stay free with tasks waiting for it.
+        // Scenario: A holds; B, C wait. A releases (B's future resolved), then B is cancelled
+        // before it runs; B lands here with the lock free and wakes C.
+        if (!this.#locked) this.#wakeUpFirst();
+        onCancelled(failure);
+      },
+      fail,
+    );
   }
 
   /**

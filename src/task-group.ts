@@ -13,7 +13,13 @@ import { getRunningLoop } from "./core/context.ts";
 import { type CallbackFn, Future, REJECTED } from "./core/future.ts";
 import type { Loop } from "./core/loop.ts";
 import { currentTask, type Task, type TaskOptions } from "./core/task.ts";
-import { asCancelledError, CancelledError, ExceptionGroup, KeyboardInterrupt, RuntimeError } from "./errors.ts";
+import {
+  asCancelledError,
+  CancelledError,
+  ExceptionGroup,
+  KeyboardInterrupt,
+  RuntimeError,
+} from "./errors.ts";
 import { checkFunction } from "./validate.ts";
 
 function isBaseError(error: unknown): error is KeyboardInterrupt {

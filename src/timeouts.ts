@@ -15,7 +15,13 @@ import { type CallbackFn, Future } from "./core/future.ts";
 import { Handle, runHandle } from "./core/handle.ts";
 import type { Loop } from "./core/loop.ts";
 import { currentTask, type Task } from "./core/task.ts";
-import { asCancelledError, CancelledError, ExceptionGroup, RuntimeError, TimeoutError } from "./errors.ts";
+import {
+  asCancelledError,
+  CancelledError,
+  ExceptionGroup,
+  RuntimeError,
+  TimeoutError,
+} from "./errors.ts";
 import { checkFunction, checkOptionalNumber, typeError } from "./validate.ts";
 
 type State = "created" | "active" | "expiring" | "expired" | "finished";

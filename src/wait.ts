@@ -92,8 +92,13 @@ export async function wait<F extends Future<unknown>>(
   const fs = new Set<F>();
   for (const [i, f] of list.entries()) {
     if (!(f instanceof Future)) {
-      const hint = typeof f === "function" ? " (passing coroutine functions is forbidden: start them with createTask() first)" : "";
-      throw new TypeError(`wait(): "aws[${i}]" must be a Task or a Future, got ${describe(f)}${hint}`);
+      const hint =
+        typeof f === "function"
+          ? " (passing coroutine functions is forbidden: start them with createTask() first)"
+          : "";
+      throw new TypeError(
+        `wait(): "aws[${i}]" must be a Task or a Future, got ${describe(f)}${hint}`,
+      );
     }
     fs.add(f as F);
   }

@@ -225,7 +225,13 @@ export class Loop {
       resumes[i] = resumes[i + 1] = resumes[i + 2] = undefined;
       this.#resumesHead = i + 3;
       if (task._state === PENDING) this._woke(task);
-      resume(arg);
+      // Often called from inside another task's await: the resume is loop code, not that task's.
+      const previous = setInLoopCallbacks(true);
+      try {
+        resume(arg);
+      } finally {
+        setInLoopCallbacks(previous);
+      }
       if (this.#inflight > 0) {
         this.#armFallback();
         return;

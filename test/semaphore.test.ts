@@ -229,10 +229,7 @@ describe("Semaphore: asyncio cases", () => {
     });
   });
 
-  // Known core ordering difference: t4, created by t1 after t1 woke t2 and t3, starts before t3
-  // resumes ([1, 2, 4, 3]), because a new task's first step is not queued behind the tasks
-  // already waiting to resume in that iteration. Marked `fails` until the core orders them.
-  it.fails("SEM (test_acquire_fifo_order_4): one acquire wakes every waiter the value allows", async () => {
+  it("SEM (test_acquire_fifo_order_4): one acquire wakes every waiter the value allows", async () => {
     await vrun(async () => {
       const sem = new Semaphore(0);
       const result: number[] = [];

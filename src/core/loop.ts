@@ -75,7 +75,12 @@ interface StartGate {
   readonly loop: Loop;
 }
 
+/** The gate's turn in the iteration: its tasks start in FIFO order with the tasks it resumes. */
 function openGate(gate: StartGate): void {
+  gate.loop._resume(undefined, startGateTasks, gate);
+}
+
+function startGateTasks(gate: StartGate): void {
   const loop = gate.loop;
   for (const task of gate.tasks) if (!task.done()) loop._woke(task);
   gate.tasks = [];
@@ -195,11 +200,12 @@ export class Loop {
 
   /**
    * @internal Resume `task` by calling `resume(arg)`: now if no task is running, else once the
-   * running one has suspended (see above).
+   * running one has suspended (see above). Without a task, `resume` starts a batch of new tasks
+   * and counts them itself.
    */
-  _resume<A>(task: Task<unknown>, resume: (arg: A) => void, arg: A): void {
+  _resume<A>(task: Task<unknown> | undefined, resume: (arg: A) => void, arg: A): void {
     if (this.#inflight === 0 && this.#resumesHead === this.#resumes.length) {
-      this._woke(task);
+      if (task !== undefined) this._woke(task);
       resume(arg);
     } else {
       this.#resumes.push(task, resume, arg);
@@ -219,12 +225,12 @@ export class Loop {
     const resumes = this.#resumes;
     while (this.#resumesHead < resumes.length) {
       const i = this.#resumesHead;
-      const task = resumes[i] as Task<unknown>;
+      const task = resumes[i] as Task<unknown> | undefined;
       const resume = resumes[i + 1] as (arg: unknown) => void;
       const arg = resumes[i + 2];
       resumes[i] = resumes[i + 1] = resumes[i + 2] = undefined;
       this.#resumesHead = i + 3;
-      if (task._state === PENDING) this._woke(task);
+      if (task !== undefined && task._state === PENDING) this._woke(task);
       // Often called from inside another task's await: the resume is loop code, not that task's.
       const previous = setInLoopCallbacks(true);
       try {

@@ -59,23 +59,35 @@ function range(n: number): number[] {
 
 // ---------------------------------------------------------------- spawn-join
 
-async function spawnAiotsTaskGroup(): Promise<Sample> {
+function spawnAiotsTaskGroup(): Promise<Sample> {
+  return spawnTaskGroup(false);
+}
+
+/** The same with debug mode on: its checks (slow steps, swallowed cancellations) cost this. */
+function spawnAiotsTaskGroupDebug(): Promise<Sample> {
+  return spawnTaskGroup(true);
+}
+
+async function spawnTaskGroup(debug: boolean): Promise<Sample> {
   const { run, sleep, taskGroup } = await loadAiots();
-  return run(async () => {
-    let done = 0;
-    const start = performance.now();
-    await taskGroup(async (tg) => {
-      for (let i = 0; i < SPAWN_N; i++) {
-        tg.createTask(async () => {
-          await sleep(0);
-          done++;
-        });
-      }
-    });
-    const end = performance.now();
-    check("tasks done", done, SPAWN_N);
-    return rate(SPAWN_N, start, end);
-  });
+  return run(
+    async () => {
+      let done = 0;
+      const start = performance.now();
+      await taskGroup(async (tg) => {
+        for (let i = 0; i < SPAWN_N; i++) {
+          tg.createTask(async () => {
+            await sleep(0);
+            done++;
+          });
+        }
+      });
+      const end = performance.now();
+      check("tasks done", done, SPAWN_N);
+      return rate(SPAWN_N, start, end);
+    },
+    { debug },
+  );
 }
 
 async function spawnAiotsGather(): Promise<Sample> {
@@ -447,6 +459,7 @@ export const scenarios: Scenarios = {
     baseline: "aiots/taskGroup",
     subjects: {
       "aiots/taskGroup": spawnAiotsTaskGroup,
+      "aiots/debug": spawnAiotsTaskGroupDebug,
       "aiots/gather": spawnAiotsGather,
       "raw/microtask": spawnRawMicrotask,
       "raw/setImmediate": spawnRawSetImmediate,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Future } from "./core/future.ts";
+import { type Future, WaitFuture } from "./core/future.ts";
 import type { Loop } from "./core/loop.ts";
 import { currentTask, type Task } from "./core/task.ts";
 import { Deque } from "./deque.ts";
@@ -142,7 +142,7 @@ export class Condition {
     }
     this.#loop = loop;
     this.release();
-    const fut = new Future<boolean>(loop);
+    const fut = new WaitFuture<boolean>(loop, this, "wait");
     const waiters = this.#waiters;
     waiters.push(fut);
     park(

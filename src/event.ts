@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { Future } from "./core/future.ts";
+import { type Future, WaitFuture } from "./core/future.ts";
 import type { Loop } from "./core/loop.ts";
 import { Deque } from "./deque.ts";
 import { RESOLVED_TRUE } from "./lock.ts";
@@ -80,7 +80,7 @@ export class Event {
       return promise;
     }
     this.#loop = loop;
-    const fut = new Future<true>(loop);
+    const fut = new WaitFuture<true>(loop, this, "wait");
     const waiters = this.#waiters;
     waiters.push(fut);
     park(

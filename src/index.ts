@@ -24,6 +24,16 @@ export {
 } from "./core/loop.ts";
 export { Runner, type RunOptions, run } from "./core/runner.ts";
 export { allTasks, createTask, currentTask, Task, type TaskOptions } from "./core/task.ts";
+// Introspection
+export {
+  type CallGraphFrame,
+  type CallGraphOptions,
+  captureCallGraph,
+  type FutureCallGraph,
+  formatCallGraph,
+  printCallGraph,
+} from "./debug/call-graph.ts";
+
 // Errors
 export {
   BrokenBarrierError,
@@ -69,8 +79,12 @@ export {
 } from "./semaphore.ts";
 export { shield } from "./shield.ts";
 export { sleep } from "./sleep.ts";
+// Subprocesses: the stdio constants (the rest is in aiots/subprocess)
+export { DEVNULL, PIPE, STDOUT } from "./subprocess/constants.ts";
 export { TaskGroup, taskGroup } from "./task-group.ts";
 export { Timeout, timeout, timeoutAt, waitFor } from "./timeouts.ts";
+// Threads
+export { toThread, transfer } from "./to-thread.ts";
 export {
   ALL_COMPLETED,
   AsCompleted,
@@ -81,3 +95,16 @@ export {
   type WaitOptions,
   wait,
 } from "./wait.ts";
+export {
+  type CancelMode,
+  type FunctionJob,
+  type Job,
+  type ModuleJob,
+  type ShutdownOptions,
+  type ThreadContext,
+  type ThreadFunction,
+  WorkerCrashedError,
+  WorkerPool,
+  type WorkerPoolOptions,
+  type WorkerPoolStatistics,
+} from "./worker-pool.ts";

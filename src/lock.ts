@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { Future } from "./core/future.ts";
+import { type Future, WaitFuture } from "./core/future.ts";
 import type { Loop } from "./core/loop.ts";
 import { currentTask, type Task } from "./core/task.ts";
 import { Deque } from "./deque.ts";
@@ -209,7 +209,7 @@ export class Lock {
     this.#loop = loop;
     this.#waiters ??= new Deque();
     const waiters = this.#waiters;
-    const fut = new Future<true>(loop);
+    const fut = new WaitFuture<true>(loop, this, "acquire");
     const task = currentTask();
     waiters.push(fut);
     park(

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { Future } from "./core/future.ts";
+import { type Future, WaitFuture } from "./core/future.ts";
 import type { Loop } from "./core/loop.ts";
 import { currentTask, type Task } from "./core/task.ts";
 import { Deque } from "./deque.ts";
@@ -264,7 +264,7 @@ export class Queue<T> implements AsyncIterable<T> {
   ): void {
     if (this.#isShutdown) throw new QueueShutDown("Queue is shut down");
     this.#loop = bindLoop(this.#loop, this);
-    const putter = new Future<void>(this.#loop);
+    const putter = new WaitFuture<void>(this.#loop, this, "put");
     this.#putters.push(putter);
     park(
       putter,
@@ -339,7 +339,7 @@ export class Queue<T> implements AsyncIterable<T> {
   ): void {
     if (this.#isShutdown) throw new QueueShutDown("Queue is shut down");
     this.#loop = bindLoop(this.#loop, this);
-    const getter = new Future<void>(this.#loop);
+    const getter = new WaitFuture<void>(this.#loop, this, "get");
     this.#getters.push(getter);
     park(
       getter,
@@ -410,7 +410,7 @@ export class Queue<T> implements AsyncIterable<T> {
       return promise;
     }
     this.#loop = loop;
-    const fut = new Future<void>(loop);
+    const fut = new WaitFuture<void>(loop, this, "join");
     const joiners = this.#joiners;
     joiners.push(fut);
     park(

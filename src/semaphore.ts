@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { Future } from "./core/future.ts";
+import { type Future, WaitFuture } from "./core/future.ts";
 import type { Loop } from "./core/loop.ts";
 import { Deque } from "./deque.ts";
 import { Guard, RESOLVED_TRUE, runHeld } from "./lock.ts";
@@ -103,7 +103,7 @@ export class Semaphore {
     this.#loop = loop;
     this.#waiters ??= new Deque();
     const waiters = this.#waiters;
-    const fut = new Future<true>(loop);
+    const fut = new WaitFuture<true>(loop, this, "acquire");
     waiters.push(fut);
     park(
       fut,

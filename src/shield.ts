@@ -7,6 +7,9 @@ import { getRunningLoop } from "./core/context.ts";
 import { type Awaitable, ensureFuture } from "./core/ensure-future.ts";
 import { CANCELLED, type CallbackFn, Future, REJECTED } from "./core/future.ts";
 
+/** @internal The future each shield wraps (for the call graph: the inner is awaited by it). */
+export const shieldedBy: WeakMap<Future<unknown>, Future<unknown>> = new WeakMap();
+
 interface Pair {
   readonly inner: Future<unknown>;
   readonly outer: Future<unknown>;
@@ -43,6 +46,7 @@ export function shield<T>(aw: Awaitable<T>): Future<T> {
   const inner = ensureFuture(aw, loop, "shield()") as Future<unknown>;
   if (inner.done()) return inner as Future<T>;
   const outer = new Future<unknown>(loop);
+  shieldedBy.set(outer, inner);
   const pair: Pair = { inner, outer };
   inner._addCallback(innerDone as CallbackFn, pair);
   outer._addCallback(outerDone as CallbackFn, pair);

@@ -111,6 +111,7 @@ function resumeYield(w: Waiter): void {
 export function sleep<T = void>(ms: number, result?: T): Promise<T> {
   checkNumber("sleep()", "ms", ms);
   const loop = getRunningLoop();
+  loop._checkpoint();
   if (ms <= 0) return new Yield(loop, result as T);
   const future = new SleepFuture<T>(loop, loop.time() + ms, result as T);
   if (future._when !== Number.POSITIVE_INFINITY) loop._addTimer(future);

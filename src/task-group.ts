@@ -26,6 +26,9 @@ function isBaseError(error: unknown): error is KeyboardInterrupt {
   return error instanceof KeyboardInterrupt;
 }
 
+/** @internal The groups being run, for the call graph (a group's tasks are awaited by its parent). */
+export const activeGroups: Set<TaskGroup> = new Set();
+
 /**
  * A group of tasks that live and die together; get one from `taskGroup(body)`.
  * Mirrors `asyncio.TaskGroup`.
@@ -74,15 +77,30 @@ export class TaskGroup {
       throw new RuntimeError(`${this.toString()} cannot determine the parent task`);
     this.#parent = parent;
     this.#entered = true;
-    let result: T;
+    activeGroups.add(this);
     try {
-      result = await body(this);
-    } catch (error) {
-      await this.#exit(true, error);
-      throw error; // #exit throws whenever the body threw; not reached
+      let result: T;
+      try {
+        result = await body(this);
+      } catch (error) {
+        await this.#exit(true, error);
+        throw error; // #exit throws whenever the body threw; not reached
+      }
+      await this.#exit(false, undefined);
+      return result;
+    } finally {
+      activeGroups.delete(this);
     }
-    await this.#exit(false, undefined);
-    return result;
+  }
+
+  /** @internal The task that runs the group. */
+  _parentTask(): Task<unknown> | undefined {
+    return this.#parent;
+  }
+
+  /** @internal The group's tasks still running. */
+  _children(): ReadonlySet<Task<unknown>> {
+    return this.#tasks;
   }
 
   toString(): string {

@@ -40,6 +40,9 @@ function toList(where: string, aws: unknown): unknown[] {
   return [...(aws as Iterable<unknown>)];
 }
 
+/** @internal What the internal waiter of each `wait()` call stands for (for the call graph). */
+export const waitingFor: WeakMap<Future<unknown>, ReadonlySet<Future<unknown>>> = new WeakMap();
+
 interface WaitState {
   counter: number;
   readonly returnWhen: ReturnWhen;
@@ -118,6 +121,7 @@ export async function wait<F extends Future<unknown>>(
       state.waiter,
     );
   }
+  waitingFor.set(state.waiter, fs);
   const callback = (f: Future<unknown>): void => onCompletion(state, f);
   for (const f of fs) f._addCallback(callback as CallbackFn, f);
   try {

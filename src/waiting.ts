@@ -61,6 +61,7 @@ export function park(
       fail(error);
     }
   };
+  waiter._loop._checkpoint();
   // Future.then, called from the task, makes the task wait on `waiter` exactly as `await`
   // would; the handler runs when the task is woken.
   void waiter.then(handler, handler);

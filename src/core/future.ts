@@ -467,6 +467,26 @@ export class Future<T = unknown> implements Promise<T> {
   }
 }
 
+/**
+ * @internal A Future on which a primitive parks a waiting task (a Lock's acquire, a Queue's
+ * get, ...). It names its owner and the operation, so the call graph and the debug reports can
+ * say what a task waits for.
+ */
+export class WaitFuture<T> extends Future<T> {
+  /** @internal */ readonly _owner: { toString(): string };
+  /** @internal */ readonly _op: string;
+
+  constructor(loop: Loop, owner: { toString(): string }, op: string) {
+    super(loop);
+    this._owner = owner;
+    this._op = op;
+  }
+
+  override toString(): string {
+    return `<${this._owner.constructor.name}.${this._op}() ${stateName(this._state)}>`;
+  }
+}
+
 /** True for aiots Futures and Tasks. */
 export function isFuture(value: unknown): value is Future<unknown> {
   return value instanceof Future;

@@ -23,11 +23,18 @@
  */
 import { RuntimeError } from "../errors.ts";
 import { checkFunction, checkNumber, checkOptions, typeError } from "../validate.ts";
+import {
+  type FunctionJob,
+  type Job,
+  type ModuleJob,
+  type ThreadFunction,
+  WorkerPool,
+} from "../worker-pool.ts";
 import { type Clock, SystemClock } from "./clock.ts";
 import { setInLoopCallbacks } from "./context.ts";
 import { Future, PENDING } from "./future.ts";
 import { bindHandle, Handle, runHandle, TimerHandle } from "./handle.ts";
-import { Task, type TaskOptions } from "./task.ts";
+import { firstForeignFrame, Task, type TaskOptions } from "./task.ts";
 import { type TimerEntry, TimerHeap } from "./timer-heap.ts";
 
 /** How long the loop may run iterations back to back before it lets Node's I/O phase run. */
@@ -123,9 +130,20 @@ export class Loop {
   #onStop: (() => void) | undefined;
   #handler: ExceptionHandler | null = null;
   #gate: StartGate | undefined;
+  #defaultExecutor: WorkerPool | undefined;
+  #executorShutDown = false;
 
   /** @internal tasks not yet done, for allTasks() and the shutdown in run() */
   readonly _tasks: Set<Task<unknown>> = new Set();
+  /**
+   * @internal Cleanups that `Runner.close()` awaits once the leftover tasks are done, before the
+   * loop closes (streams close their servers and sockets; subprocesses kill and reap children).
+   */
+  readonly _shutdownHooks: Set<() => Promise<void>> = new Set();
+  // Debug mode: the task running now and when it started (see _stepStarted).
+  #stepTask: Task<unknown> | undefined;
+  #stepStart = 0;
+  #slowWhere: string | undefined;
   readonly #unretrieved = new Set<Unretrieved>();
   readonly #registry = new FinalizationRegistry<Unretrieved>((record) => {
     if (this.#unretrieved.delete(record)) this.#reportUnretrieved(record, undefined);
@@ -195,6 +213,7 @@ export class Loop {
     if (task._wokenIn !== this.#epoch) {
       task._wokenIn = this.#epoch;
       this.#inflight++;
+      if (this.#debug) this._stepStarted(task);
     }
   }
 
@@ -216,6 +235,7 @@ export class Loop {
   _suspended(task: Task<unknown>): void {
     if (task._wokenIn === this.#epoch) {
       task._wokenIn = -1;
+      if (this.#debug) this.#checkSlowStep(task, false);
       if (--this.#inflight === 0) this.#resumeNext();
     }
   }
@@ -401,6 +421,49 @@ export class Loop {
     return i;
   }
 
+  /**
+   * @internal Debug mode: a task starts running now. Tasks run one at a time, except the first
+   * steps of a batch of new tasks, which follow each other: whoever ran last is charged with the
+   * time until the next task starts or it suspends.
+   */
+  _stepStarted(task: Task<unknown>): void {
+    if (!this.#debug) return;
+    this.#checkSlowStep(this.#stepTask, true);
+    this.#stepTask = task;
+    this.#stepStart = performance.now();
+    this.#slowWhere = undefined;
+  }
+
+  /**
+   * @internal Debug mode, called by aiots entry points that user code calls before it suspends
+   * (`sleep`, a primitive's wait): if the running step is already too long, remember where the
+   * code is (capturing a stack costs microseconds, so only then).
+   */
+  _checkpoint(): void {
+    if (!this.#debug || this.#stepTask === undefined || this.#slowWhere !== undefined) return;
+    if (performance.now() - this.#stepStart >= this.slowCallbackDuration) {
+      this.#slowWhere = firstForeignFrame(new Error().stack);
+    }
+  }
+
+  /**
+   * Debug mode: a task that ran longer than `slowCallbackDuration` between two awaits blocked
+   * the loop; say which task, and where its code was when the step ended, if known.
+   */
+  #checkSlowStep(task: Task<unknown> | undefined, next: boolean): void {
+    if (task === undefined || (!next && task !== this.#stepTask)) return;
+    this.#stepTask = undefined;
+    const took = performance.now() - this.#stepStart;
+    if (took < this.slowCallbackDuration) return;
+    const site = this.#slowWhere;
+    this.#slowWhere = undefined;
+    const where = site === undefined ? "" : ` (it went on to ${site})`;
+    this.callExceptionHandler({
+      message: `Executing ${task.toString()} took ${took.toFixed(0)} ms without awaiting${where}`,
+      task,
+    });
+  }
+
   /** @internal Debug mode: report a callback that blocked the loop for too long. */
   _checkSlow(t0: number, what: string): void {
     const took = performance.now() - t0;
@@ -423,6 +486,22 @@ export class Loop {
       exception: error,
       ...(handle ? { handle } : {}),
     });
+  }
+
+  /**
+   * @internal Whether nothing is ready to run: no callback queued, no task waiting to resume,
+   * no timer due. Seen from a task that just resumed, it means every other task is blocked.
+   */
+  _isQuiet(): boolean {
+    if (this.#head !== this.#queue.length || this.#resumesHead !== this.#resumes.length)
+      return false;
+    const next = this.#timers.peek();
+    return next === undefined || next._when > this.#clock.now();
+  }
+
+  /** @internal The deadline of the next timer, or null. */
+  _nextDeadline(): number | null {
+    return this.#timers.peek()?._when ?? null;
   }
 
   /** @internal Start or resume iterating. */
@@ -612,6 +691,52 @@ export class Loop {
       throw typeError("loop.setDebug()", "enabled", "a boolean", enabled);
     }
     this.#debug = enabled;
+  }
+
+  /**
+   * Run `job(...args)` on a worker thread of `executor`, or of the loop's default pool when it
+   * is `null` (created on first use, shut down when `run()` ends), and return a Future for the
+   * result. Mirrors `loop.run_in_executor`; see `toThread` for jobs, cancellation and errors.
+   *
+   * @throws {RuntimeError} after `shutdownDefaultExecutor()` (with `null`), or on a closed loop.
+   * @throws {TypeError} if `executor` is not a `WorkerPool` or null.
+   */
+  runInExecutor<A extends unknown[], R>(
+    executor: WorkerPool | null,
+    job: ThreadFunction<A, R> | FunctionJob<A, R>,
+    ...args: A
+  ): Future<Awaited<R>>;
+  runInExecutor<R = unknown>(
+    executor: WorkerPool | null,
+    job: ModuleJob,
+    ...args: unknown[]
+  ): Future<R>;
+  runInExecutor(executor: WorkerPool | null, job: Job, ...args: unknown[]): Future<unknown> {
+    if (executor !== null && !(executor instanceof WorkerPool)) {
+      throw typeError("loop.runInExecutor()", "executor", "a WorkerPool or null", executor);
+    }
+    const pool = executor ?? this._defaultExecutor();
+    return pool._submit(this, job, args, "loop.runInExecutor()");
+  }
+
+  /** @internal The default pool, created on first use (toThread and runInExecutor(null)). */
+  _defaultExecutor(): WorkerPool {
+    this.#checkOpen();
+    if (this.#executorShutDown) throw new RuntimeError("Executor shutdown has been called");
+    this.#defaultExecutor ??= new WorkerPool();
+    return this.#defaultExecutor;
+  }
+
+  /**
+   * Shut the default pool down and wait for its workers to exit; `runInExecutor(null, ...)`
+   * and `toThread` fail after this. `run()` calls it at the end. Mirrors
+   * `loop.shutdown_default_executor()`.
+   */
+  async shutdownDefaultExecutor(): Promise<void> {
+    this.#executorShutDown = true;
+    const executor = this.#defaultExecutor;
+    this.#defaultExecutor = undefined;
+    if (executor !== undefined) await executor.shutdown(true);
   }
 
   #checkOpen(): void {

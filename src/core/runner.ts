@@ -8,6 +8,7 @@
  * @module
  */
 import { isMainThread } from "node:worker_threads";
+import { describeWaiter } from "../debug/call-graph.ts";
 import { KeyboardInterrupt, RuntimeError } from "../errors.ts";
 import { checkFunction, checkOptions, typeError } from "../validate.ts";
 import { peekRunningLoop, setRunningLoop } from "./context.ts";
@@ -22,6 +23,11 @@ export interface RunOptions extends LoopOptions {
    * Default: true on the main thread when no other SIGINT listener is installed.
    */
   handleSignals?: boolean | undefined;
+  /**
+   * Let `aiots ps PID` / `aiots pstree PID` read this process's tasks (same OS user only).
+   * Default: the `AIOTS_INSPECT` environment variable.
+   */
+  inspect?: boolean | undefined;
 }
 
 /** How many rounds of "cancel what is left" shutdown tries before giving up on respawners. */
@@ -61,6 +67,7 @@ export class Runner {
   #loop: Loop | undefined;
   #closed = false;
   #interrupts = 0;
+  #inspector: Promise<() => void> | undefined;
 
   constructor(options: RunOptions = {}) {
     checkOptions("new Runner()", options);
@@ -76,7 +83,16 @@ export class Runner {
   /** The runner's loop, created on first use. */
   getLoop(): Loop {
     if (this.#closed) throw new RuntimeError("Runner is closed");
-    this.#loop ??= new Loop(this.#options);
+    if (this.#loop === undefined) {
+      this.#loop = new Loop(this.#options);
+      const env = process.env.AIOTS_INSPECT;
+      if (this.#options.inspect ?? (env !== undefined && env !== "" && env !== "0")) {
+        // Loaded only when asked for: it brings node:net and node:fs along.
+        const loop = this.#loop;
+        this.#inspector = import("../debug/inspector.ts").then((m) => m.startInspector(loop));
+        // Never rejects: startInspector reports its own errors.
+      }
+    }
     return this.#loop;
   }
 
@@ -87,6 +103,7 @@ export class Runner {
       throw new RuntimeError("Runner.run() cannot be called from a running event loop");
     }
     const loop = this.getLoop();
+    if (this.#inspector !== undefined) await this.#inspector; // listening before main starts
     this.#interrupts = 0;
     setRunningLoop(loop);
     let uninstall = noop;
@@ -122,8 +139,11 @@ export class Runner {
     try {
       loop._start();
       await cancelAllTasks(loop);
+      await loop.shutdownDefaultExecutor();
+      for (const hook of loop._shutdownHooks) await hook();
       loop._reportUnretrieved();
     } finally {
+      if (this.#inspector !== undefined) (await this.#inspector)();
       loop._close();
       setRunningLoop(undefined);
     }
@@ -153,6 +173,16 @@ export class Runner {
 }
 
 async function cancelAllTasks(loop: Loop): Promise<void> {
+  if (loop.getDebug()) {
+    // Debug mode: say what each leftover task was doing; structured code leaves none.
+    for (const task of loop._tasks) {
+      loop.callExceptionHandler({
+        message: "Task was still pending when run() ended; cancelling it",
+        task,
+        awaiting: describeWaiter(task._waiter) ?? "nothing aiots knows of (a foreign promise?)",
+      });
+    }
+  }
   for (let round = 0; round < SHUTDOWN_ROUNDS && loop._tasks.size > 0; round++) {
     const tasks = [...loop._tasks];
     for (const task of tasks) task.cancel();

@@ -56,6 +56,7 @@ function armGate(task: Task<unknown>): void {
 function runBody(): void {
   const task = taskStorage.getStore() as Task<unknown>;
   if (task._state !== PENDING) return;
+  task._loop._stepStarted(task);
   if (task._mustCancel) {
     // Cancelled before its first step: the body never runs, not even its finally blocks.
     task._mustCancel = false;
@@ -63,7 +64,8 @@ function runBody(): void {
     return;
   }
   try {
-    const promise = task._fn();
+    const fn = task._fn; // called through a local, so stack traces show its own name
+    const promise = fn();
     if (promise === null || typeof promise !== "object" || typeof promise.then !== "function") {
       throw new TypeError(
         `createTask(): "fn" must return a promise (use an async function), got ${describe(promise)}`,
@@ -256,6 +258,12 @@ export class Task<T = unknown> extends Future<T> {
       return;
     }
     this._loop._tasks.delete(this as Task<unknown>);
+    if (this._numCancelsRequested > 0 && this._loop.getDebug()) {
+      this._loop.callExceptionHandler({
+        message: `${this.toString()} swallowed a cancellation: it finished normally with cancelling() = ${this._numCancelsRequested} (re-throw CancelledError, or call uncancel() if you mean to)`,
+        task: this as Task<unknown>,
+      });
+    }
     this._resolve(value);
   }
 
@@ -286,6 +294,22 @@ export class Task<T = unknown> extends Future<T> {
     }
     this._finish(CANCELLED);
   }
+}
+
+/** The directory of aiots' own modules (src/ or dist/), to skip its frames in stack traces. */
+const OWN_DIR = new URL("..", import.meta.url).pathname;
+
+/**
+ * @internal The first frame of `stack` outside aiots and Node's internals, as
+ * "file:line:column".
+ */
+export function firstForeignFrame(stack: string | undefined): string | undefined {
+  for (const line of (stack ?? "").split("\n").slice(1)) {
+    if (line.includes(OWN_DIR) || line.includes("node:internal")) continue;
+    const match = /\(?((?:file:\/\/)?[^()\s]+:\d+:\d+)\)?\s*$/.exec(line);
+    if (match) return match[1];
+  }
+  return undefined;
 }
 
 // ---------------------------------------------------------------- module functions

@@ -5,3 +5,4 @@
  */
 export type { Clock } from "../core/clock.ts";
 export { VirtualClock, type VirtualClockOptions } from "./virtual-clock.ts";
+export { waitAllTasksBlocked } from "./wait-all-tasks-blocked.ts";

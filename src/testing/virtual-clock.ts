@@ -5,6 +5,7 @@
  * @module
  */
 import type { Clock } from "../core/clock.ts";
+import { peekRunningLoop } from "../core/context.ts";
 import { checkNumber, checkOptions, typeError } from "../validate.ts";
 
 /** Options of `new VirtualClock()`. */
@@ -95,6 +96,17 @@ export class VirtualClock implements Clock {
     this.#now += ms;
     const deadline = this.#deadline;
     if (deadline !== null && deadline <= this.#now) this.#fire();
+  }
+
+  /**
+   * Jump to the next timer's deadline (of the running loop, or the one the idle loop reported);
+   * returns the new time, or null if there is no timer.
+   */
+  advanceToNextTimer(): number | null {
+    const deadline = peekRunningLoop()?._nextDeadline() ?? this.#deadline;
+    if (deadline === null) return null;
+    this.advance(Math.max(0, deadline - this.#now));
+    return this.#now;
   }
 
   #scheduleJump(): void {

@@ -1,0 +1,33 @@
+/**
+ * aiots/streams: TCP, TLS and Unix socket clients and servers as reader/writer pairs
+ * (asyncio's streams), on `node:net` and `node:tls`. Every wait is a cancellation point, and by
+ * default a cancelled wait aborts its connection, so a timeout never leaves a socket half-open.
+ *
+ * @module
+ */
+export { IncompleteReadError, LimitOverrunError } from "../errors.ts";
+export {
+  type ConnectionOptions,
+  type OpenConnectionOptions,
+  openConnection,
+  openUnixConnection,
+} from "./open-connection.ts";
+export {
+  type ConnectionHandler,
+  Server,
+  type ServerOptions,
+  type ServerSocket,
+  type ShutdownOptions,
+  type StartServerOptions,
+  type StartUnixServerOptions,
+  startServer,
+  startUnixServer,
+} from "./server.ts";
+export {
+  type BytesLike,
+  DEFAULT_LIMIT,
+  StreamReader,
+  type StreamReaderOptions,
+  type StreamReaderStatistics,
+} from "./stream-reader.ts";
+export { StreamWriter } from "./stream-writer.ts";

@@ -15,14 +15,16 @@ export {
 export {
   type ConnectionHandler,
   Server,
-  type ServerOptions,
   type ServerSocket,
   type ShutdownOptions,
+} from "./server.ts";
+export {
+  type ServerOptions,
   type StartServerOptions,
   type StartUnixServerOptions,
   startServer,
   startUnixServer,
-} from "./server.ts";
+} from "./start-server.ts";
 export {
   type BytesLike,
   DEFAULT_LIMIT,

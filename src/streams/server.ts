@@ -1,6 +1,6 @@
 /**
- * Servers that hand each connection to a handler task: `startServer` (TCP, optionally TLS) and
- * `startUnixServer` (asyncio.start_server, asyncio.start_unix_server, asyncio.Server).
+ * Servers that hand each connection to a handler task (asyncio.Server); `startServer` and
+ * `startUnixServer` (start-server.ts) create them.
  *
  * Each connection's handler runs as its own task, supervised by the server: a handler that
  * throws is reported through the loop's exception handler and its connection closed, and the
@@ -9,70 +9,24 @@
  *
  * @module
  */
-import { lstatSync, renameSync, statSync, unlinkSync } from "node:fs";
-import net from "node:net";
-import tls from "node:tls";
-import { getRunningLoop } from "../core/context.ts";
+import { renameSync, statSync } from "node:fs";
+import type net from "node:net";
+import type tls from "node:tls";
 import { type CallbackFn, Future } from "../core/future.ts";
 import type { Loop } from "../core/loop.ts";
 import type { Task } from "../core/task.ts";
 import { isCancelled, RuntimeError, TimeoutError } from "../errors.ts";
 import { sleep } from "../sleep.ts";
 import { timeout } from "../timeouts.ts";
-import {
-  checkFunction,
-  checkInteger,
-  checkOptionalNumber,
-  checkOptions,
-  typeError,
-} from "../validate.ts";
+import { checkOptionalNumber, checkOptions } from "../validate.ts";
 import { wait } from "../wait.ts";
 import { type LoopResource, track, untrack } from "./loop-resources.ts";
-import { checkPort } from "./open-connection.ts";
-import { checkLimit, StreamReader } from "./stream-reader.ts";
+import { StreamReader } from "./stream-reader.ts";
 import { StreamWriter } from "./stream-writer.ts";
 import { SocketTransport } from "./transport.ts";
 
 /** What a server calls for each connection (usually an async function); it runs as a task. */
 export type ConnectionHandler = (reader: StreamReader, writer: StreamWriter) => unknown;
-
-/** Options shared by `startServer` and `startUnixServer`. */
-export interface ServerOptions {
-  /** Each connection reader's line limit (64 KiB). */
-  limit?: number | undefined;
-  /** Serve TLS: `tls.createServer` options (`key`, `cert`, `ca`, `requestCert`, ...). */
-  tls?: tls.TlsOptions | undefined;
-  /** The listen backlog (default 100, as asyncio). */
-  backlog?: number | undefined;
-  /**
-   * Accept connections right away (default true). With false, connections wait in the backlog
-   * until `startServing()` or `serveForever()`.
-   */
-  startServing?: boolean | undefined;
-  /** Abort a connection when its handler is cancelled or one of its waits is (default true). */
-  abortOnCancel?: boolean | undefined;
-}
-
-/** Options of `startServer`. */
-export interface StartServerOptions extends ServerOptions {
-  /** Listen on IPv6 only when the host is `::` (no dual stack). */
-  ipv6Only?: boolean | undefined;
-  /** `SO_REUSEPORT`, where Node and the OS support it. */
-  reusePort?: boolean | undefined;
-  /** Disable Nagle's algorithm on accepted sockets (default true, as asyncio). */
-  noDelay?: boolean | undefined;
-  /** TCP keep-alive on accepted sockets. */
-  keepAlive?: boolean | undefined;
-}
-
-/** Options of `startUnixServer`. */
-export interface StartUnixServerOptions extends ServerOptions {
-  /**
-   * Remove the socket file when the server closes, unless it was replaced meanwhile (default
-   * true, as asyncio 3.13).
-   */
-  cleanupSocket?: boolean | undefined;
-}
 
 /** Options of `server.shutdown()`. */
 export interface ShutdownOptions {
@@ -89,14 +43,16 @@ export interface ServerSocket {
   address(): net.AddressInfo | string | null;
 }
 
-interface Listener {
+/** @internal A listening socket of a server. */
+export interface Listener {
   readonly server: net.Server;
   /** For Unix sockets: the path, and the identity of the file we created. */
   readonly path?: string | undefined;
   readonly inode?: { dev: number; ino: number } | undefined;
 }
 
-interface Settings {
+/** @internal How a server handles its connections. */
+export interface Settings {
   readonly handler: ConnectionHandler;
   readonly limit: number;
   readonly abortOnCancel: boolean;
@@ -132,35 +88,6 @@ function closeListener(listener: Listener, cleanup: boolean): void {
     server.close();
   } finally {
     renameSync(aside, path);
-  }
-}
-
-/** Remove a stale socket file at `path` before binding, as asyncio does; other files stay. */
-function removeStaleSocket(path: string): void {
-  const stats = lstatSync(path, { throwIfNoEntry: false });
-  if (stats?.isSocket() === true) unlinkSync(path);
-}
-
-/** Listen, as a cancellation point; on failure or cancellation the server is closed. */
-async function listen(loop: Loop, server: net.Server, options: net.ListenOptions): Promise<void> {
-  const waiter = new Future<void>(loop);
-  const onListening = (): void => {
-    if (!waiter.done()) waiter._resolve(undefined);
-  };
-  const onError = (error: Error): void => {
-    if (!waiter.done()) waiter._reject(error);
-  };
-  server.once("listening", onListening);
-  server.once("error", onError);
-  server.listen(options);
-  try {
-    await waiter;
-  } catch (error) {
-    server.close();
-    throw error;
-  } finally {
-    server.off("listening", onListening);
-    server.off("error", onError);
   }
 }
 
@@ -256,10 +183,6 @@ export class Server implements AsyncDisposable, LoopResource {
   #connect(socket: net.Socket): void {
     const settings = this.#settings;
     const loop = this.#loop;
-    if (settings.tls === undefined && socket.remoteAddress !== undefined) {
-      socket.setNoDelay(settings.noDelay);
-      if (settings.keepAlive) socket.setKeepAlive(true);
-    }
     const reader = new StreamReader({ limit: settings.limit });
     const unixPath = this.#unixPath;
     const transport = new SocketTransport(socket, loop, reader, {
@@ -481,150 +404,3 @@ export class Server implements AsyncDisposable, LoopResource {
 }
 
 function noop(): void {}
-
-function checkServerOptions(
-  where: string,
-  handler: unknown,
-  options: ServerOptions | undefined,
-): void {
-  checkFunction(where, "handler", handler);
-  checkOptions(where, options);
-  const secure = options?.tls;
-  if (secure !== undefined && (secure === null || typeof secure !== "object")) {
-    throw typeError(where, "tls", "tls.createServer options", secure);
-  }
-  if (options?.backlog !== undefined) checkInteger(where, "backlog", options.backlog, 0);
-  for (const name of ["startServing", "abortOnCancel"] as const) {
-    const value = options?.[name];
-    if (value !== undefined && typeof value !== "boolean")
-      throw typeError(where, name, "a boolean", value);
-  }
-}
-
-function makeNetServer(secure: tls.TlsOptions | undefined): net.Server {
-  return secure === undefined
-    ? net.createServer({ allowHalfOpen: true })
-    : tls.createServer({ ...secure, allowHalfOpen: true });
-}
-
-/**
- * Start a TCP server (TLS with the `tls` option): `handler(reader, writer)` runs as a new task
- * for each connection. `host` may be a list (one listening socket each) or `null` for every
- * interface; `port` 0 picks a free port (see `server.sockets[0].address()`).
- * Mirrors `asyncio.start_server`.
- *
- * A handler that throws is reported to the loop's exception handler ("Unhandled exception in
- * client_connected_cb") and its connection closed; a cancelled one has its connection aborted.
- * A handler that returns leaves its connection as it is (close the writer).
- *
- * @throws the listen error (`EADDRINUSE`, `EACCES`, ...); nothing is left listening.
- * @example
- * const server = await startServer(async (reader, writer) => {
- *   const line = await reader.readline();
- *   writer.write(line);
- *   await writer.drain();
- *   writer.close();
- * }, "127.0.0.1", 0);
- * console.log(server.sockets[0]?.address());
- */
-export async function startServer(
-  handler: ConnectionHandler,
-  host: string | readonly string[] | null | undefined,
-  port: number,
-  options?: StartServerOptions,
-): Promise<Server> {
-  const where = "startServer()";
-  checkServerOptions(where, handler, options);
-  checkPort(where, port);
-  const hosts =
-    host === null || host === undefined || host === ""
-      ? [undefined]
-      : typeof host === "string"
-        ? [host]
-        : Array.isArray(host) && host.every((h) => typeof h === "string")
-          ? host
-          : undefined;
-  if (hosts === undefined || hosts.length === 0) {
-    throw typeError(where, "host", "a string, a non-empty list of strings, or null", host);
-  }
-  const loop = getRunningLoop();
-  const settings: Settings = {
-    handler,
-    limit: checkLimit(where, options?.limit),
-    abortOnCancel: options?.abortOnCancel ?? true,
-    noDelay: options?.noDelay ?? true,
-    keepAlive: options?.keepAlive ?? false,
-    cleanupSocket: true,
-    tls: options?.tls,
-  };
-  const server = new Server(loop, settings);
-  try {
-    for (const h of hosts) {
-      const listenOptions: net.ListenOptions = { port, backlog: options?.backlog ?? 100 };
-      if (h !== undefined) listenOptions.host = h;
-      if (options?.ipv6Only !== undefined) listenOptions.ipv6Only = options.ipv6Only;
-      if (options?.reusePort !== undefined) {
-        (listenOptions as { reusePort?: boolean }).reusePort = options.reusePort;
-      }
-      const netServer = makeNetServer(settings.tls);
-      await listen(loop, netServer, listenOptions);
-      server._addListener({ server: netServer });
-    }
-  } catch (error) {
-    server.close();
-    throw error;
-  }
-  if (options?.startServing ?? true) await server.startServing();
-  return server;
-}
-
-/**
- * Start a Unix domain socket server at `path`: `handler(reader, writer)` runs as a new task for
- * each connection. A stale socket file at `path` is replaced; the file is removed when the
- * server closes (see `cleanupSocket`). Mirrors `asyncio.start_unix_server`.
- *
- * @throws the listen error (`EADDRINUSE` if `path` is another kind of file, `EACCES`, ...).
- */
-export async function startUnixServer(
-  handler: ConnectionHandler,
-  path: string,
-  options?: StartUnixServerOptions,
-): Promise<Server> {
-  const where = "startUnixServer()";
-  checkServerOptions(where, handler, options);
-  if (typeof path !== "string" || path === "") {
-    throw typeError(where, "path", "a non-empty string", path);
-  }
-  const cleanup = options?.cleanupSocket;
-  if (cleanup !== undefined && typeof cleanup !== "boolean") {
-    throw typeError(where, "cleanupSocket", "a boolean", cleanup);
-  }
-  const loop = getRunningLoop();
-  const settings: Settings = {
-    handler,
-    limit: checkLimit(where, options?.limit),
-    abortOnCancel: options?.abortOnCancel ?? true,
-    noDelay: false,
-    keepAlive: false,
-    cleanupSocket: cleanup ?? true,
-    tls: options?.tls,
-  };
-  const server = new Server(loop, settings);
-  const abstract = path.startsWith("\0");
-  try {
-    if (!abstract) removeStaleSocket(path);
-    const netServer = makeNetServer(settings.tls);
-    await listen(loop, netServer, { path, backlog: options?.backlog ?? 100 });
-    const stats = abstract ? undefined : statSync(path, { throwIfNoEntry: false });
-    server._addListener({
-      server: netServer,
-      path: abstract ? undefined : path,
-      inode: stats === undefined ? undefined : { dev: stats.dev, ino: stats.ino },
-    });
-  } catch (error) {
-    server.close();
-    throw error;
-  }
-  if (options?.startServing ?? true) await server.startServing();
-  return server;
-}

@@ -123,6 +123,8 @@ export class Loop {
   readonly #resumes: unknown[] = [];
   #resumesHead = 0;
   #fallbackScheduled = false;
+  /** True while the loop runs from a nextTick or a macrotask rather than a microtask. */
+  #inTick = false;
   #sinceClockCheck = 0;
   #stopping = false;
   #closed = false;
@@ -275,7 +277,10 @@ export class Loop {
   #armFallback(): void {
     if (this.#fallbackScheduled) return;
     this.#fallbackScheduled = true;
-    void resolved.then(this.#fallbackTick);
+    // A nextTick queued from a microtask runs once the microtask queue is empty, as wanted; one
+    // queued from a nextTick or a macrotask would run before it, so go through a microtask.
+    if (this.#inTick) void resolved.then(this.#fallbackTick);
+    else process.nextTick(this.#fallback);
   }
 
   readonly #fallbackTick = (): void => {
@@ -289,13 +294,23 @@ export class Loop {
       // belongs to an older epoch and is ignored).
       this.#epoch++;
       this.#inflight = 0;
-      this.#resumeNext();
+      this.#inTick = true;
+      try {
+        this.#resumeNext();
+      } finally {
+        this.#inTick = false;
+      }
     }
   };
 
   readonly #afterYield = (): void => {
     this.#lastYield = performance.now();
-    this.#iterate();
+    this.#inTick = true;
+    try {
+      this.#iterate();
+    } finally {
+      this.#inTick = false;
+    }
   };
 
   readonly #wake = (): void => {
@@ -317,6 +332,15 @@ export class Loop {
    * from `setImmediate` (timers and sockets run first).
    */
   #next(): void {
+    if (this.#head === this.#queue.length && !this.#stopping) {
+      // Nothing to run: go idle now rather than after an empty iteration (an I/O event then
+      // costs one iteration, not two).
+      const timer = this.#timers.peek();
+      if (timer === undefined || timer._when > this.#clock.now()) {
+        this.#goIdle();
+        return;
+      }
+    }
     if (++this.#sinceClockCheck >= 8) {
       this.#sinceClockCheck = 0;
       if (performance.now() - this.#lastYield >= SLICE_MS) {

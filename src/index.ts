@@ -33,6 +33,7 @@ export {
   formatCallGraph,
   printCallGraph,
 } from "./debug/call-graph.ts";
+export { formatTaskTable, formatTaskTree, readTaskTable, type TaskRow } from "./debug/inspector.ts";
 
 // Errors
 export {

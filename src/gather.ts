@@ -4,7 +4,7 @@
  * @module
  */
 import { getRunningLoop } from "./core/context.ts";
-import { type Awaitable, type AwaitedOf, ensureFuture } from "./core/ensure-future.ts";
+import { type Awaitable, type AwaitedOf, ensureFuture, isThenable } from "./core/ensure-future.ts";
 import { CANCELLED, type CallbackFn, Future, REJECTED } from "./core/future.ts";
 import type { Loop } from "./core/loop.ts";
 import { CancelledError } from "./errors.ts";
@@ -94,12 +94,7 @@ function childDone(this: void, record: { state: GatherState; child: Future<unkno
 }
 
 function isAwaitableArg(value: unknown): boolean {
-  return (
-    typeof value === "function" ||
-    (value !== null &&
-      typeof value === "object" &&
-      typeof (value as PromiseLike<unknown>).then === "function")
-  );
+  return typeof value === "function" || isThenable(value);
 }
 
 /**

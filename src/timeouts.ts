@@ -10,8 +10,8 @@
  * @module
  */
 import { getRunningLoop } from "./core/context.ts";
-import { type Awaitable, ensureFuture } from "./core/ensure-future.ts";
-import { type CallbackFn, Future } from "./core/future.ts";
+import { type Awaitable, ensureFuture, isThenable } from "./core/ensure-future.ts";
+import { type CallbackFn, Future, releaseWaiter } from "./core/future.ts";
 import { Handle, runHandle } from "./core/handle.ts";
 import type { Loop } from "./core/loop.ts";
 import { currentTask, type Task } from "./core/task.ts";
@@ -199,10 +199,6 @@ export function timeoutAt<T>(
   return runIn(new Timeout(when), body);
 }
 
-function releaseWaiter(waiter: Future<void>): void {
-  if (!waiter.done()) waiter._resolve(undefined);
-}
-
 /** Cancel `future` and wait until it is really done, without awaiting it directly. */
 async function cancelAndWait(loop: Loop, future: Future<unknown>): Promise<void> {
   const waiter = new Future<void>(loop);
@@ -226,10 +222,7 @@ async function cancelAndWait(loop: Loop, future: Future<unknown>): Promise<void>
  */
 export async function waitFor<T>(aw: Awaitable<T>, ms: number | null): Promise<T> {
   checkOptionalNumber("waitFor()", "ms", ms);
-  if (
-    typeof aw !== "function" &&
-    (aw === null || typeof aw !== "object" || typeof aw.then !== "function")
-  ) {
+  if (typeof aw !== "function" && !isThenable(aw)) {
     throw typeError("waitFor()", "aw", "a Task, a Future, a promise or an async function", aw);
   }
   const loop = getRunningLoop();

@@ -5,10 +5,11 @@
  */
 import { getRunningLoop } from "./core/context.ts";
 import { type Awaitable, ensureFuture } from "./core/ensure-future.ts";
-import { type CallbackFn, Future, REJECTED } from "./core/future.ts";
+import { type CallbackFn, Future, REJECTED, releaseWaiter } from "./core/future.ts";
 import type { TimerHandle } from "./core/handle.ts";
 import type { Loop } from "./core/loop.ts";
 import { TimeoutError } from "./errors.ts";
+import { Queue } from "./queue.ts";
 import { checkOptionalNumber, checkOptions, describe, rangeError, typeError } from "./validate.ts";
 
 /** `wait()` returns when any future finishes or is cancelled. */
@@ -136,47 +137,12 @@ export async function wait<F extends Future<unknown>>(
   return { done, pending };
 }
 
-function releaseWaiter(waiter: Future<void>): void {
-  if (!waiter.done()) waiter._resolve(undefined);
-}
-
 /**
- * Futures in completion order, handed to whoever asks first (a minimal unbounded queue). Items
- * are boxed: a Future is thenable, and a promise resolved with it would adopt it.
+ * A completed input, or null once the timeout passed. Boxed: a Future is thenable, and a promise
+ * resolved with it would adopt it.
  */
 interface Box {
-  readonly future: Future<unknown> | null; // null: the timeout passed
-}
-
-class Completions {
-  readonly #items: Box[] = [];
-  readonly #getters: Future<Box>[] = [];
-
-  put(box: Box): void {
-    for (;;) {
-      const getter = this.#getters.shift();
-      if (getter === undefined) break;
-      if (!getter.done()) {
-        getter._resolve(box);
-        return;
-      }
-    }
-    this.#items.push(box);
-  }
-
-  async get(loop: Loop): Promise<Box> {
-    const ready = this.#items.shift();
-    if (ready !== undefined) return ready;
-    const getter = new Future<Box>(loop);
-    this.#getters.push(getter);
-    try {
-      return await getter;
-    } catch (error) {
-      // A getter cancelled after it was handed an item gives the item to the next one.
-      if (getter.done() && !getter.cancelled()) this.put(getter.result());
-      throw error;
-    }
-  }
+  readonly future: Future<unknown> | null;
 }
 
 /** An awaitable that starts its work only when awaited (like an un-awaited Python coroutine). */
@@ -209,20 +175,18 @@ class Lazy<T> implements PromiseLike<T> {
  * step throws `TimeoutError` once it passes; the inputs are not cancelled.
  */
 export class AsCompleted<T> implements AsyncIterable<Future<T>>, Iterable<PromiseLike<T>> {
-  readonly #loop: Loop;
-  readonly #done = new Completions();
+  readonly #done = new Queue<Box>();
   readonly #todo: Set<Future<unknown>>;
   #left: number;
   #timer: TimerHandle | undefined;
   readonly #onCompletion = (f: Future<unknown>): void => {
     if (!this.#todo.delete(f)) return; // the timeout came first
-    this.#done.put({ future: f });
+    this.#done.putNowait({ future: f });
     if (this.#todo.size === 0) this.#timer?.cancel();
   };
 
   /** @internal Use `asCompleted()`. */
   constructor(loop: Loop, todo: Set<Future<unknown>>, timeout: number | null) {
-    this.#loop = loop;
     this.#todo = todo;
     this.#left = todo.size;
     for (const f of todo) f._addCallback(this.#onCompletion as CallbackFn, f);
@@ -234,13 +198,13 @@ export class AsCompleted<T> implements AsyncIterable<Future<T>>, Iterable<Promis
   #onTimeout(): void {
     for (const f of this.#todo) {
       f._removeCallback(this.#onCompletion as CallbackFn, f);
-      this.#done.put({ future: null });
+      this.#done.putNowait({ future: null });
     }
     this.#todo.clear();
   }
 
   async #waitForOne(): Promise<Box> {
-    const box = await this.#done.get(this.#loop);
+    const box = await this.#done.get();
     if (box.future === null) throw new TimeoutError("asCompleted() timed out");
     return box;
   }

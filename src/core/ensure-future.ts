@@ -18,6 +18,15 @@ export type AwaitedOf<A> = A extends () => PromiseLike<infer R>
     ? R
     : never;
 
+/** @internal Whether `value` is a thenable (a promise, a Future, anything with `then`). */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === "object" || typeof value === "function") &&
+    typeof (value as PromiseLike<unknown>).then === "function"
+  );
+}
+
 function settleFrom<T>(future: Future<T>, promise: PromiseLike<T>): void {
   promise.then(
     (value) => {
@@ -42,7 +51,7 @@ export function ensureFuture<T>(
 ): Future<T> {
   if (aw instanceof Future) return aw as Future<T>;
   if (typeof aw === "function") return loop.createTask(aw);
-  if (aw !== null && typeof aw === "object" && typeof (aw as PromiseLike<T>).then === "function") {
+  if (isThenable(aw)) {
     const future = new Future<T>(loop);
     settleFrom(future, aw);
     return future;

@@ -487,6 +487,11 @@ export class WaitFuture<T> extends Future<T> {
   }
 }
 
+/** @internal A done-callback that resolves `waiter` unless it is already done. */
+export function releaseWaiter(waiter: Future<void>): void {
+  if (waiter._state === PENDING) waiter._resolve(undefined);
+}
+
 /** True for aiots Futures and Tasks. */
 export function isFuture(value: unknown): value is Future<unknown> {
   return value instanceof Future;

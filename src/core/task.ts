@@ -299,13 +299,18 @@ export class Task<T = unknown> extends Future<T> {
 /** The directory of aiots' own modules (src/ or dist/), to skip its frames in stack traces. */
 const OWN_DIR = new URL("..", import.meta.url).pathname;
 
+/** @internal Whether a stack-trace line belongs to aiots itself or to Node's internals. */
+export function isOwnFrame(line: string): boolean {
+  return line.includes(OWN_DIR) || line.includes("node:internal");
+}
+
 /**
  * @internal The first frame of `stack` outside aiots and Node's internals, as
  * "file:line:column".
  */
 export function firstForeignFrame(stack: string | undefined): string | undefined {
   for (const line of (stack ?? "").split("\n").slice(1)) {
-    if (line.includes(OWN_DIR) || line.includes("node:internal")) continue;
+    if (isOwnFrame(line)) continue;
     const match = /\(?((?:file:\/\/)?[^()\s]+:\d+:\d+)\)?\s*$/.exec(line);
     if (match) return match[1];
   }

@@ -14,7 +14,7 @@
 import { peekRunningLoop } from "../core/context.ts";
 import { Future, PENDING, WaitFuture } from "../core/future.ts";
 import type { Loop } from "../core/loop.ts";
-import { currentTask, Task } from "../core/task.ts";
+import { currentTask, isOwnFrame, Task } from "../core/task.ts";
 import { GatheringFuture } from "../gather.ts";
 import { shieldedBy } from "../shield.ts";
 import { activeGroups } from "../task-group.ts";
@@ -47,12 +47,11 @@ export interface CallGraphOptions {
 }
 
 const FRAME = /^\s*at (?:(async) )?(?:(.*?) \()?((?:file:\/\/)?[^()\s]+?):(\d+):(\d+)\)?\s*$/;
-const OWN_DIR = new URL("..", import.meta.url).pathname;
 
 function parseStack(stack: string): CallGraphFrame[] {
   const frames: CallGraphFrame[] = [];
   for (const line of stack.split("\n").slice(1)) {
-    if (line.includes(OWN_DIR) || line.includes("node:internal")) continue;
+    if (isOwnFrame(line)) continue;
     const m = FRAME.exec(line);
     if (m === null) continue;
     const name = `${m[1] === undefined ? "" : "async "}${m[2] ?? "<anonymous>"}`;
@@ -194,15 +193,18 @@ export function printCallGraph(
   (options.stream ?? process.stdout).write(formatCallGraph(future, options));
 }
 
-/** @internal A snapshot of every pending task of `loop` (for `aiots ps`). */
-export function taskTable(loop: Loop | undefined = peekRunningLoop()): {
+/** A task as `aiots ps` shows it. */
+export interface TaskRow {
   id: number;
   name: string;
   fn: string;
   state: string;
   awaiting: string | undefined;
   awaitedBy: number[];
-}[] {
+}
+
+/** @internal A snapshot of every pending task of `loop` (for `aiots ps`). */
+export function taskTable(loop: Loop | undefined = peekRunningLoop()): TaskRow[] {
   if (loop === undefined) return [];
   const tasks = [...loop._tasks];
   return tasks.map((task) => ({

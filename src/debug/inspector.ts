@@ -14,17 +14,9 @@ import { createConnection, createServer, type Server } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import type { Loop } from "../core/loop.ts";
-import { taskTable } from "./call-graph.ts";
+import { type TaskRow, taskTable } from "./call-graph.ts";
 
-/** A task as `aiots ps` shows it. */
-export interface TaskRow {
-  id: number;
-  name: string;
-  fn: string;
-  state: string;
-  awaiting: string | undefined;
-  awaitedBy: number[];
-}
+export type { TaskRow };
 
 /** The directory holding the sockets of this user's processes. */
 export function inspectorDir(): string {

@@ -34,7 +34,7 @@ import { type Clock, SystemClock } from "./clock.ts";
 import { setInLoopCallbacks } from "./context.ts";
 import { Future, PENDING } from "./future.ts";
 import { bindHandle, Handle, runHandle, TimerHandle } from "./handle.ts";
-import { firstForeignFrame, Task, type TaskOptions } from "./task.ts";
+import { firstForeignFrame, startTask, Task, type TaskOptions } from "./task.ts";
 import { type TimerEntry, TimerHeap } from "./timer-heap.ts";
 
 /** How long the loop may run iterations back to back before it lets Node's I/O phase run. */
@@ -78,7 +78,10 @@ function fireTimer(timer: TimerEntry): void {
 interface StartGate {
   readonly promise: Promise<void>;
   readonly resolve: () => void;
-  tasks: Task<unknown>[];
+  /** The tasks behind the gate, in creation order, which is also the order of their reactions. */
+  readonly tasks: (Task<unknown> | undefined)[];
+  /** The index of the task whose reaction runs next. */
+  next: number;
   readonly loop: Loop;
 }
 
@@ -89,8 +92,8 @@ function openGate(gate: StartGate): void {
 
 function startGateTasks(gate: StartGate): void {
   const loop = gate.loop;
-  for (const task of gate.tasks) if (!task.done()) loop._woke(task);
-  gate.tasks = [];
+  for (const task of gate.tasks)
+    if (!(task as Task<unknown>).done()) loop._woke(task as Task<unknown>);
   gate.resolve();
 }
 
@@ -132,6 +135,7 @@ export class Loop {
   #onStop: (() => void) | undefined;
   #handler: ExceptionHandler | null = null;
   #gate: StartGate | undefined;
+  #gateStart: () => void = () => {};
   #defaultExecutor: WorkerPool | undefined;
   #executorShutDown = false;
 
@@ -193,21 +197,29 @@ export class Loop {
   // runs only once the microtask queue is empty, moves on without it.
 
   /**
-   * @internal The start gate for a new task (see task.ts). Tasks created back to back share one
-   * gate, opened by one callback at the position of the first: FIFO order is kept, and a loop
-   * creating 100k tasks allocates one promise, not 100k.
+   * @internal Put a new task behind a start gate (see task.ts): a reaction registered here, in
+   * the creator's async context, starts it once the gate opens. Tasks created back to back share
+   * one gate, opened by one callback at the position of the first: FIFO order is kept, and a
+   * loop creating 100k tasks allocates one promise, not 100k.
    */
-  _startGate(task: Task<unknown>): Promise<void> {
+  _startGate(task: Task<unknown>): void {
     const queue = this.#queue;
     let gate = this.#gate;
     if (gate === undefined || queue[queue.length - 1] !== gate) {
       const { promise, resolve } = Promise.withResolvers<void>();
-      gate = { promise, resolve, tasks: [], loop: this };
+      const newGate: StartGate = { promise, resolve, tasks: [], next: 0, loop: this };
+      gate = newGate;
       this.#gate = gate;
+      this.#gateStart = () => {
+        const i = newGate.next++;
+        const next = newGate.tasks[i] as Task<unknown>;
+        newGate.tasks[i] = undefined;
+        startTask(next);
+      };
       this._schedule(openGate, gate);
     }
     gate.tasks.push(task);
-    return gate.promise;
+    void gate.promise.then(this.#gateStart);
   }
 
   /** @internal A task is about to run: the next iteration waits for it to suspend. */

@@ -12,6 +12,7 @@
 import { getRunningLoop } from "./core/context.ts";
 import { type CallbackFn, Future, REJECTED } from "./core/future.ts";
 import type { Loop } from "./core/loop.ts";
+import { TaskSet } from "./core/task-set.ts";
 import { currentTask, type Task, type TaskOptions } from "./core/task.ts";
 import {
   asCancelledError,
@@ -40,7 +41,7 @@ export class TaskGroup {
   #loop: Loop | undefined;
   #parent: Task<unknown> | undefined;
   #parentCancelRequested = false;
-  readonly #tasks = new Set<Task<unknown>>();
+  readonly #tasks = new TaskSet();
   #errors: unknown[] = [];
   #baseError: KeyboardInterrupt | undefined;
   #onCompleted: Future<boolean> | undefined;
@@ -99,8 +100,8 @@ export class TaskGroup {
   }
 
   /** @internal The group's tasks still running. */
-  _children(): ReadonlySet<Task<unknown>> {
-    return this.#tasks;
+  _children(): Task<unknown>[] {
+    return this.#tasks.pending();
   }
 
   toString(): string {
@@ -166,7 +167,7 @@ export class TaskGroup {
   }
 
   #taskDone(task: Task<unknown>): void {
-    this.#tasks.delete(task);
+    this.#tasks.finished();
     const onCompleted = this.#onCompleted;
     if (onCompleted !== undefined && this.#tasks.size === 0 && !onCompleted.done()) {
       onCompleted._resolve(true);

@@ -35,6 +35,7 @@ import { setInLoopCallbacks } from "./context.ts";
 import { Future, PENDING } from "./future.ts";
 import { bindHandle, Handle, runHandle, TimerHandle } from "./handle.ts";
 import { firstForeignFrame, startTask, Task, type TaskOptions } from "./task.ts";
+import { TaskSet } from "./task-set.ts";
 import { type TimerEntry, TimerHeap } from "./timer-heap.ts";
 
 /** How long the loop may run iterations back to back before it lets Node's I/O phase run. */
@@ -140,7 +141,7 @@ export class Loop {
   #executorShutDown = false;
 
   /** @internal tasks not yet done, for allTasks() and the shutdown in run() */
-  readonly _tasks: Set<Task<unknown>> = new Set();
+  readonly _tasks: TaskSet = new TaskSet();
   /**
    * @internal Cleanups that `Runner.close()` awaits once the leftover tasks are done, before the
    * loop closes (streams close their servers and sockets; subprocesses kill and reap children).

@@ -258,7 +258,7 @@ export class Task<T = unknown> extends Future<T> {
       this._finishCancelled();
       return;
     }
-    this._loop._tasks.delete(this as Task<unknown>);
+    this._loop._tasks.finished();
     if (this._numCancelsRequested > 0 && this._loop.getDebug()) {
       this._loop.callExceptionHandler({
         message: `${this.toString()} swallowed a cancellation: it finished normally with cancelling() = ${this._numCancelsRequested} (re-throw CancelledError, or call uncancel() if you mean to)`,
@@ -280,13 +280,13 @@ export class Task<T = unknown> extends Future<T> {
       this._finishCancelled();
       return;
     }
-    this._loop._tasks.delete(this as Task<unknown>);
+    this._loop._tasks.finished();
     this._reject(error);
   }
 
   /** @internal */
   _finishCancelled(): void {
-    this._loop._tasks.delete(this as Task<unknown>);
+    this._loop._tasks.finished();
     this._loop._suspended(this as Task<unknown>);
     this._mustCancel = false;
     const controller = this._controller;
@@ -342,5 +342,5 @@ export function currentTask(): Task<unknown> | undefined {
 
 /** The tasks of the running loop that are not done yet (empty outside `run()`). */
 export function allTasks(): Set<Task<unknown>> {
-  return new Set(peekRunningLoop()?._tasks);
+  return new Set(peekRunningLoop()?._tasks.pending());
 }

@@ -4,7 +4,14 @@
  * @module
  */
 import { getRunningLoop, storedTask } from "./core/context.ts";
-import { Future, PENDING, Waiter } from "./core/future.ts";
+import {
+  awaitFuture,
+  Future,
+  type NativeWaiter,
+  nativeWaiter,
+  PENDING,
+  settle,
+} from "./core/future.ts";
 import type { Loop } from "./core/loop.ts";
 import type { Task } from "./core/task.ts";
 import type { TimerEntry } from "./core/timer-heap.ts";
@@ -42,59 +49,55 @@ class SleepFuture<T> extends Future<T> implements TimerEntry {
 }
 
 /**
- * The bare yield of `sleep(0)`: the awaiting task resumes after exactly one loop iteration, and
- * a cancellation requested meanwhile is delivered there.
+ * The bare yield of `sleep(0)`: the promise settles after exactly one loop iteration, and a
+ * cancellation requested meanwhile is delivered there.
+ *
+ * The wake-up is queued one microtask after the call, where `await` on a thenable would have
+ * queued it: a task that completes in the microtask just before (an eager task whose body threw
+ * at once, say) then gets its done-callbacks queued first, as asyncio orders them. The microtask
+ * carries no closure: `yielded` holds the pending yields in call order, which is the order in
+ * which their microtasks run.
  */
-class Yield<T> implements Promise<T> {
-  readonly #loop: Loop;
-  readonly #value: T;
-
-  constructor(loop: Loop, value: T) {
-    this.#loop = loop;
-    this.#value = value;
-  }
-
-  get [Symbol.toStringTag](): string {
-    return "Yield";
-  }
-
-  // biome-ignore lint/suspicious/noThenProperty: awaitable by design.
-  then<R1 = T, R2 = never>(
-    onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
-    onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
-    const w = new Waiter(undefined, onFulfilled, onRejected);
-    const task = storedTask();
-    w.task = task;
-    w.value = this.#value;
-    this.#loop._schedule(wakeYield, w);
-    if (task !== undefined) task._loop._suspended(task);
-    return w as unknown as Promise<R1 | R2>;
-  }
-
-  catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
-    return this.then(undefined, onRejected);
-  }
-
-  finally(onFinally?: (() => void) | null): Promise<T> {
-    return this.then().finally(onFinally);
-  }
+function yieldOnce<T>(loop: Loop, value: T): Promise<T> {
+  const task = storedTask();
+  const w = nativeWaiter(undefined, value, task?._state === PENDING ? task : undefined);
+  yielded.push(loop, w);
+  void resolvedPromise.then(queueYield);
+  return w.promise as Promise<T>;
 }
 
-function wakeYield(w: Waiter): void {
+const resolvedPromise = Promise.resolve();
+const yielded: (Loop | NativeWaiter | undefined)[] = [];
+let yieldedHead = 0;
+
+function queueYield(): void {
+  const i = yieldedHead;
+  const loop = yielded[i] as Loop;
+  const w = yielded[i + 1] as NativeWaiter;
+  yielded[i] = yielded[i + 1] = undefined;
+  yieldedHead = i + 2;
+  if (yieldedHead === yielded.length) {
+    yielded.length = 0;
+    yieldedHead = 0;
+  }
+  loop._schedule(wakeYield, w);
+  if (w.task !== undefined) loop._suspended(w.task);
+}
+
+function wakeYield(w: NativeWaiter): void {
   const task = w.task;
   if (task !== undefined && task._state === PENDING) task._loop._resume(task, resumeYield, w);
-  else w._settle(true, w.value);
+  else settle(w, true, w.value);
 }
 
-function resumeYield(w: Waiter): void {
+function resumeYield(w: NativeWaiter): void {
   const task = w.task as Task<unknown>;
   if (task._mustCancel) {
     task._mustCancel = false;
-    w._settle(false, task._makeCancelledError());
+    settle(w, false, task._makeCancelledError());
     return;
   }
-  w._settle(true, w.value);
+  settle(w, true, w.value);
 }
 
 /**
@@ -112,8 +115,8 @@ export function sleep<T = void>(ms: number, result?: T): Promise<T> {
   checkNumber("sleep()", "ms", ms);
   const loop = getRunningLoop();
   loop._checkpoint();
-  if (ms <= 0) return new Yield(loop, result as T);
+  if (ms <= 0) return yieldOnce(loop, result as T);
   const future = new SleepFuture<T>(loop, loop.time() + ms, result as T);
   if (future._when !== Number.POSITIVE_INFINITY) loop._addTimer(future);
-  return future;
+  return awaitFuture(future);
 }

@@ -12,8 +12,8 @@
 import { getRunningLoop } from "./core/context.ts";
 import { type CallbackFn, Future, REJECTED } from "./core/future.ts";
 import type { Loop } from "./core/loop.ts";
-import { TaskSet } from "./core/task-set.ts";
 import { currentTask, type Task, type TaskOptions } from "./core/task.ts";
+import { TaskSet } from "./core/task-set.ts";
 import {
   asCancelledError,
   CancelledError,

@@ -8,12 +8,12 @@
  *
  * @module
  */
-import { type Future, WaitFuture } from "./core/future.ts";
+import { type NativeWaiter, settleNative, WaitFuture } from "./core/future.ts";
 import type { Loop } from "./core/loop.ts";
 import { Deque } from "./deque.ts";
 import { Guard, RESOLVED_TRUE, runHeld } from "./lock.ts";
 import { checkFunction, checkInteger } from "./validate.ts";
-import { bindLoop, park } from "./waiting.ts";
+import { bindLoop, parkNative } from "./waiting.ts";
 
 /** What `Semaphore.statistics()` returns. */
 export interface SemaphoreStatistics {
@@ -48,8 +48,12 @@ let permitsOf: (sem: Semaphore) => number;
  */
 export class Semaphore {
   #value: number;
-  // FIFO of the futures of tasks blocked in acquire(); each task removes its own on resuming.
-  #waiters: Deque<Future<true>> | undefined = undefined;
+  // FIFO of the futures of tasks blocked in acquire(). A release takes the first one out as it
+  // wakes it (asyncio leaves it in until its task runs; then every release would scan past the
+  // woken ones); a cancelled one takes itself out when its task runs.
+  #waiters: Deque<WaitFuture<true>> | undefined = undefined;
+  // Tasks woken with a permit that have not run yet: asyncio still counts them as waiters.
+  #woken = 0;
   #loop: Loop | undefined = undefined;
 
   static {
@@ -70,7 +74,7 @@ export class Semaphore {
    * True if `acquire()` would wait: no permit is free, or other tasks are queued first.
    */
   locked(): boolean {
-    if (this.#value === 0) return true;
+    if (this.#value === 0 || this.#woken > 0) return true;
     const waiters = this.#waiters;
     if (waiters !== undefined) {
       for (let i = 0; i < waiters.length; i++) if (!waiters.at(i).cancelled()) return true;
@@ -92,37 +96,38 @@ export class Semaphore {
   }
 
   #acquireSlow(): Promise<true> {
-    const { promise, resolve, reject } = Promise.withResolvers<true>();
     let loop: Loop;
     try {
       loop = bindLoop(this.#loop, this);
     } catch (error) {
-      reject(error);
-      return promise;
+      return Promise.reject(error as Error);
     }
     this.#loop = loop;
     this.#waiters ??= new Deque();
-    const waiters = this.#waiters;
     const fut = new WaitFuture<true>(loop, this, "acquire");
-    waiters.push(fut);
-    park(
-      fut,
-      (failure) => {
-        waiters.remove(fut);
-        if (failure !== undefined && fut.done() && !fut.cancelled()) {
-          // release() already took a permit on our behalf (it resolved our future) but we
-          // were cancelled before running: give it back, to be passed on below. Scenario:
-          // Semaphore(0), A and B wait; release() wakes A; A is cancelled before it runs.
-          this.#value++;
-        }
-        // Waiters queued behind us may be able to go now (FIFO made them wait).
-        this.#wakeUpWhileFree();
-        if (failure === undefined) resolve(true);
-        else reject(failure);
-      },
-      reject,
-    );
-    return promise;
+    this.#waiters.push(fut);
+    return parkNative(fut, Semaphore.#acquireWoken);
+  }
+
+  /** The rest of a waiting acquire(), run when its task is woken (see waiting.ts). */
+  static #acquireWoken(w: NativeWaiter, failure: unknown): void {
+    const fut = w.future as WaitFuture<true>;
+    const sem = fut._owner as Semaphore;
+    if (fut.done() && !fut.cancelled()) {
+      // release() woke us with a permit, and took our future out of the queue.
+      sem.#woken--;
+      if (failure !== undefined) {
+        // ...but we were cancelled before running: give the permit back, to be passed on
+        // below. Scenario: Semaphore(0), A and B wait; release() wakes A; A is cancelled
+        // before it runs.
+        sem.#value++;
+      }
+    } else if (!fut._dequeued) {
+      sem.#waiters?.remove(fut);
+    }
+    // Waiters queued behind us may be able to go now (FIFO made them wait).
+    sem.#wakeUpWhileFree();
+    settleNative(w, failure === undefined, failure === undefined ? true : failure);
   }
 
   /** Give a permit back and hand it to the first waiting task, if any. */
@@ -161,12 +166,12 @@ export class Semaphore {
 
   /** A snapshot for debugging: free permits and waiting tasks. */
   statistics(): SemaphoreStatistics {
-    return { value: this.#value, tasksWaiting: this.#waiters?.length ?? 0 };
+    return { value: this.#value, tasksWaiting: (this.#waiters?.length ?? 0) + this.#woken };
   }
 
   /** `<Semaphore [unlocked, value:2]>` or `<Semaphore [locked, waiters:3]>`, as asyncio's repr. */
   toString(): string {
-    const waiting = this.#waiters?.length ?? 0;
+    const waiting = (this.#waiters?.length ?? 0) + this.#woken;
     const state = this.locked() ? "locked" : `unlocked, value:${this.#value}`;
     return `<${this.constructor.name} [${state}${waiting > 0 ? `, waiters:${waiting}` : ""}]>`;
   }
@@ -178,17 +183,18 @@ export class Semaphore {
     }
   }
 
-  /** Hand a permit to the first waiter not already woken or cancelled; false if none. */
+  /** Hand a permit to the first waiter not cancelled; false if none. */
   #wakeUpNext(): boolean {
     const waiters = this.#waiters;
     if (waiters === undefined) return false;
-    for (let i = 0; i < waiters.length; i++) {
-      const fut = waiters.at(i);
-      if (!fut.done()) {
-        this.#value--;
-        fut._resolve(true);
-        return true;
-      }
+    while (waiters.length > 0) {
+      const fut = waiters.shift() as WaitFuture<true>;
+      fut._dequeued = true;
+      if (fut.done()) continue; // cancelled: its task has not run yet
+      this.#value--;
+      this.#woken++;
+      fut._resolve(true);
+      return true;
     }
     return false;
   }

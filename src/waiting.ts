@@ -13,7 +13,7 @@
  * @module
  */
 import { getRunningLoop, setInLoopCallbacks, taskStorage } from "./core/context.ts";
-import type { Future } from "./core/future.ts";
+import { type Future, type NativeWaiter, nativeWaiter } from "./core/future.ts";
 import type { Loop } from "./core/loop.ts";
 import type { Task } from "./core/task.ts";
 import { RuntimeError } from "./errors.ts";
@@ -65,6 +65,24 @@ export function park(
   // Future.then, called from the task, makes the task wait on `waiter` exactly as `await`
   // would; the handler runs when the task is woken.
   void waiter.then(handler, handler);
+}
+
+/**
+ * `park` without closures, for the hot waits: suspend the calling task on `waiter` and return
+ * the promise it awaits (native: V8 awaits it on its fast path). When the task is woken,
+ * `woken(w, failure)` runs as `park`'s `onWoken` would, and settles the promise with
+ * `settleNative(w, ...)`; `w.future` is `waiter`.
+ *
+ * @internal
+ */
+export function parkNative<T>(
+  waiter: Future<T>,
+  woken: (w: NativeWaiter, failure: unknown) => void,
+): Promise<T> {
+  waiter._loop._checkpoint();
+  const w = nativeWaiter(waiter as Future<unknown>, undefined, undefined, woken);
+  waiter._await(w);
+  return w.promise as Promise<T>;
 }
 
 /**

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { Future } from "../core/future.ts";
+import { awaitFuture, Future } from "../core/future.ts";
 import type { Loop } from "../core/loop.ts";
 import { IncompleteReadError, isCancelled, LimitOverrunError, RuntimeError } from "../errors.ts";
 import { checkInteger, checkOptions, describe, rangeError, typeError } from "../validate.ts";
@@ -213,7 +213,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     }
     if (this.#buffer.length === 0 && !this.#eof) {
       try {
-        await this.#waitForData("read");
+        await awaitFuture(this.#waitForData("read"));
       } catch (error) {
         this.#waitFailed(error);
         throw error;
@@ -297,7 +297,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
       // A separator completed by the last chunk counts even after the end of the stream.
       if (this.#eof) throw new IncompleteReadError(buffer.takeAll(), null);
       try {
-        await this.#waitForData(fn);
+        await awaitFuture(this.#waitForData(fn));
       } catch (error) {
         this.#waitFailed(error);
         throw error;
@@ -326,7 +326,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     while (buffer.length < n) {
       if (this.#eof) throw new IncompleteReadError(buffer.takeAll(), n);
       try {
-        await this.#waitForData("readexactly");
+        await awaitFuture(this.#waitForData("readexactly"));
       } catch (error) {
         this.#waitFailed(error);
         throw error;

@@ -3,16 +3,16 @@
  * event loop (asyncio's `BaseEventLoop._run_once`).
  *
  * One iteration moves the due timers to the ready queue, then runs exactly the callbacks that
- * were queued when it began; callbacks they schedule run in the next iteration. Task code does
- * not run inside an iteration: a task woken by it resumes in the microtasks that follow, and
- * asyncio's ordering requires that it runs to its next suspension before the next iteration:
+ * were queued when it began; callbacks they schedule run in the next iteration. In asyncio a
+ * task's step is one of those callbacks; here a task's code can only run in microtasks, so a
+ * callback that wakes a task pauses the iteration, and the iteration goes on once the task has
+ * run to its next suspension:
  *
- *     iteration N  ->  microtasks: the tasks woken in N run to their next await
- *                  ->  iteration N+1 (a microtask, started by the last of them to suspend)
+ *     callback, callback (wakes task A)  ->  microtasks: A runs to its next await
+ *                                       ->  the iteration goes on from the next callback
  *
- * The loop counts the tasks it woke and starts the next iteration when the last one suspends
- * (see `_woke`); a task that awaits a foreign promise instead is covered by a `nextTick`
- * fallback, which runs once the microtask queue is empty.
+ * A task reports its suspension (see `_woke`, `_suspended`); one that awaits a foreign promise
+ * instead is covered by a `nextTick` fallback, which runs once the microtask queue is empty.
  *
  * Bursts of iterations run back to back, but after `SLICE_MS` of continuous running the loop
  * continues from `setImmediate` instead, so Node's timers and I/O always get their turn: a task
@@ -122,10 +122,10 @@ export class Loop {
   #running = false;
   #epoch = 0;
   #inflight = 0;
-  #waiting = false;
-  // Tasks to resume, flat: [task, resume, arg, ...] from #resumesHead on.
-  readonly #resumes: unknown[] = [];
-  #resumesHead = 0;
+  /** The end of the current iteration's callbacks in #queue (later ones belong to the next). */
+  #iterEnd = 0;
+  /** The current iteration waits for the tasks it woke to suspend before it goes on. */
+  #paused = false;
   #fallbackScheduled = false;
   /** True while the loop runs from a nextTick or a macrotask rather than a microtask. */
   #inTick = false;
@@ -189,13 +189,12 @@ export class Loop {
     this.#ring();
   }
 
-  // Task code runs in the microtasks after an iteration, and asyncio runs it one task at a
-  // time: a task resumes only once the one resumed before it has suspended again or finished
-  // (so it sees that one's result), and the next iteration starts only when the last of them
-  // has. The loop therefore keeps the tasks woken by an iteration in a FIFO (`#resumes`), lets
-  // one run (`#inflight`), and resumes the next when it reports back through `_suspended`. A
-  // task that awaits a foreign promise instead never reports back; a `nextTick` fallback, which
-  // runs only once the microtask queue is empty, moves on without it.
+  // Task code runs in microtasks, and asyncio runs it one task at a time, in the order of the
+  // ready queue: a task's step (up to its next suspension) runs before the callbacks queued
+  // after its wake-up, and before the next task resumes. So when a callback wakes a task
+  // (`_resume`), the iteration pauses (`#inflight`) and goes on when the task reports back
+  // through `_suspended`. A task that awaits a foreign promise instead never reports back; a
+  // `nextTick` fallback, which runs only once the microtask queue is empty, goes on without it.
 
   /**
    * @internal Put a new task behind a start gate (see task.ts): a reaction registered here, in
@@ -223,7 +222,7 @@ export class Loop {
     void gate.promise.then(this.#gateStart);
   }
 
-  /** @internal A task is about to run: the next iteration waits for it to suspend. */
+  /** @internal A task is about to run: the iteration waits for it to suspend. */
   _woke(task: Task<unknown>): void {
     if (task._wokenIn !== this.#epoch) {
       task._wokenIn = this.#epoch;
@@ -233,17 +232,13 @@ export class Loop {
   }
 
   /**
-   * @internal Resume `task` by calling `resume(arg)`: now if no task is running, else once the
-   * running one has suspended (see above). Without a task, `resume` starts a batch of new tasks
-   * and counts them itself.
+   * @internal Resume `task` by calling `resume(arg)`, from a callback of the iteration; the
+   * iteration pauses until the task suspends. Without a task, `resume` starts a batch of new
+   * tasks and counts them itself.
    */
   _resume<A>(task: Task<unknown> | undefined, resume: (arg: A) => void, arg: A): void {
-    if (this.#inflight === 0 && this.#resumesHead === this.#resumes.length) {
-      if (task !== undefined) this._woke(task);
-      resume(arg);
-    } else {
-      this.#resumes.push(task, resume, arg);
-    }
+    if (task !== undefined) this._woke(task);
+    resume(arg);
   }
 
   /** @internal A task woken by this iteration suspended again (or finished). */
@@ -251,38 +246,18 @@ export class Loop {
     if (task._wokenIn === this.#epoch) {
       task._wokenIn = -1;
       if (this.#debug) this.#checkSlowStep(task, false);
-      if (--this.#inflight === 0) this.#resumeNext();
+      if (--this.#inflight === 0 && this.#paused) this.#goOn();
     }
   }
 
-  /** Resume the next waiting task; when none is left, start the next iteration. */
-  #resumeNext(): void {
-    const resumes = this.#resumes;
-    while (this.#resumesHead < resumes.length) {
-      const i = this.#resumesHead;
-      const task = resumes[i] as Task<unknown> | undefined;
-      const resume = resumes[i + 1] as (arg: unknown) => void;
-      const arg = resumes[i + 2];
-      resumes[i] = resumes[i + 1] = resumes[i + 2] = undefined;
-      this.#resumesHead = i + 3;
-      if (task !== undefined && task._state === PENDING) this._woke(task);
-      // Often called from inside another task's await: the resume is loop code, not that task's.
-      const previous = setInLoopCallbacks(true);
-      try {
-        resume(arg);
-      } finally {
-        setInLoopCallbacks(previous);
-      }
-      if (this.#inflight > 0) {
-        this.#armFallback();
-        return;
-      }
-    }
-    resumes.length = 0;
-    this.#resumesHead = 0;
-    if (this.#waiting) {
-      this.#waiting = false;
-      this.#next();
+  /** Go on with the paused iteration. Often called from inside a task's await: hide the task. */
+  #goOn(): void {
+    this.#paused = false;
+    const previous = setInLoopCallbacks(true);
+    try {
+      this.#runCallbacks();
+    } finally {
+      setInLoopCallbacks(previous);
     }
   }
 
@@ -309,7 +284,7 @@ export class Loop {
       this.#inflight = 0;
       this.#inTick = true;
       try {
-        this.#resumeNext();
+        if (this.#paused) this.#goOn();
       } finally {
         this.#inTick = false;
       }
@@ -329,16 +304,6 @@ export class Loop {
   readonly #wake = (): void => {
     if (!this.#scheduled) this.#kick();
   };
-
-  /** Decide how the next iteration starts once this one has run. */
-  #continue(): void {
-    if (this.#inflight === 0 && this.#resumesHead === this.#resumes.length) {
-      this.#next();
-      return;
-    }
-    this.#waiting = true;
-    this.#armFallback();
-  }
 
   /**
    * Start the next iteration: as a microtask, or, after `SLICE_MS` without Node's I/O phase,
@@ -394,68 +359,79 @@ export class Loop {
         t = timers.peek();
       }
     }
-    let i = this.#head;
-    const end = queue.length;
-    if (i === end) {
+    if (this.#head === queue.length) {
       this.#goIdle();
       return;
     }
+    this.#iterEnd = queue.length;
     setInLoopCallbacks(true);
-    if (this.#debug) {
-      i = this.#runDebug(queue, i, end);
-    } else {
-      while (i < end) {
-        const fn = queue[i] as Callback;
-        const arg = queue[i + 1] as never;
-        queue[i] = undefined;
-        queue[i + 1] = undefined;
-        i += 2;
-        try {
-          fn(arg);
-        } catch (error) {
-          this.#callbackFailed(error, fn, arg);
-        }
+    this.#runCallbacks();
+    setInLoopCallbacks(false);
+  }
+
+  /**
+   * Run the iteration's callbacks from #head on; pause as soon as one has woken a task (see
+   * `_resume`), and finish the iteration once all ran and no task is running.
+   */
+  #runCallbacks(): void {
+    const queue = this.#queue;
+    const end = this.#iterEnd;
+    let i = this.#head;
+    while (i < end) {
+      if (this.#inflight > 0) break;
+      const fn = queue[i] as Callback;
+      const arg = queue[i + 1] as never;
+      queue[i] = undefined;
+      queue[i + 1] = undefined;
+      this.#head = i += 2;
+      if (this.#debug) {
+        this.#runDebug(fn, arg);
+        continue;
+      }
+      try {
+        fn(arg);
+      } catch (error) {
+        this.#callbackFailed(error, fn, arg);
       }
     }
-    setInLoopCallbacks(false);
+    if (this.#inflight > 0) {
+      this.#paused = true;
+      this.#armFallback();
+      return;
+    }
+    this.#finishIteration();
+  }
+
+  #finishIteration(): void {
+    const queue = this.#queue;
+    const i = this.#head;
     if (i === queue.length) {
       queue.length = 0;
       this.#head = 0;
     } else if (i > 8192 && i * 2 > queue.length) {
       queue.splice(0, i);
       this.#head = 0;
-    } else {
-      this.#head = i;
     }
     if (this.#stopping) {
       this.#stopping = false;
       this.#running = false;
       this.#scheduled = false;
-      this.#waiting = false;
       const onStop = this.#onStop;
       this.#onStop = undefined;
       onStop?.();
       return;
     }
-    this.#continue();
+    this.#next();
   }
 
-  #runDebug(queue: unknown[], i: number, end: number): number {
-    while (i < end) {
-      const fn = queue[i] as Callback;
-      const arg = queue[i + 1] as never;
-      queue[i] = undefined;
-      queue[i + 1] = undefined;
-      i += 2;
-      const t0 = performance.now();
-      try {
-        fn(arg);
-      } catch (error) {
-        this.#callbackFailed(error, fn, arg);
-      }
-      this._checkSlow(t0, fn.name || "<callback>");
+  #runDebug(fn: Callback, arg: never): void {
+    const t0 = performance.now();
+    try {
+      fn(arg);
+    } catch (error) {
+      this.#callbackFailed(error, fn, arg);
     }
-    return i;
+    this._checkSlow(t0, fn.name || "<callback>");
   }
 
   /**
@@ -511,7 +487,6 @@ export class Loop {
 
   #goIdle(): void {
     this.#scheduled = false;
-    this.#waiting = false;
     const next = this.#timers.peek();
     this.#clock.idle(next === undefined ? null : next._when, this.#wake);
   }
@@ -530,8 +505,7 @@ export class Loop {
    * no timer due. Seen from a task that just resumed, it means every other task is blocked.
    */
   _isQuiet(): boolean {
-    if (this.#head !== this.#queue.length || this.#resumesHead !== this.#resumes.length)
-      return false;
+    if (this.#head !== this.#queue.length) return false;
     const next = this.#timers.peek();
     return next === undefined || next._when > this.#clock.now();
   }

@@ -40,7 +40,9 @@ describe("LOOP: scheduling", () => {
       loop.callSoon(() => order.push("c"));
       expect(order).toEqual([]); // nothing runs synchronously
       await ticks(1);
-      expect(order).toEqual(["a", "c", "b"]);
+      // The iteration's ready queue is [a, c, <this task's step>, b], as asyncio's: the due
+      // timer is appended after what was already queued, so this task resumes before b runs.
+      expect(order).toEqual(["a", "c"]);
       await ticks(1);
       return order;
     });
@@ -59,6 +61,9 @@ describe("LOOP: scheduling", () => {
       expect(ha).toBeInstanceOf(TimerHandle);
       expect(ha.when()).toBe(now() - 1);
       expect(hb.when()).toBe(now() - 2);
+      await ticks(1);
+      // This task's wake-up was queued before the iteration moved the due timers after it.
+      expect(calls).toEqual([]);
       await ticks(1);
       expect(calls).toEqual(["b", "a"]);
       expect(now()).toBe(0);

@@ -71,16 +71,17 @@ export function park(
  * `park` without closures, for the hot waits: suspend the calling task on `waiter` and return
  * the promise it awaits (native: V8 awaits it on its fast path). When the task is woken,
  * `woken(w, failure)` runs as `park`'s `onWoken` would, and settles the promise with
- * `settleNative(w, ...)`; `w.future` is `waiter`.
+ * `settleNative(w, ...)`; `w.future` is `waiter`, `w.value` is `value`.
  *
  * @internal
  */
 export function parkNative<T>(
-  waiter: Future<T>,
+  waiter: Future<unknown>,
   woken: (w: NativeWaiter, failure: unknown) => void,
+  value?: unknown,
 ): Promise<T> {
   waiter._loop._checkpoint();
-  const w = nativeWaiter(waiter as Future<unknown>, undefined, undefined, woken);
+  const w = nativeWaiter(waiter, value, undefined, woken);
   waiter._await(w);
   return w.promise as Promise<T>;
 }

@@ -8,11 +8,17 @@
  *
  * @module
  */
-import { awaitFuture, Future } from "../core/future.ts";
+import {
+  awaitFuture,
+  type Future,
+  type NativeWaiter,
+  settleNative,
+  WaitFuture,
+} from "../core/future.ts";
 import type { Loop } from "../core/loop.ts";
 import { IncompleteReadError, isCancelled, LimitOverrunError, RuntimeError } from "../errors.ts";
 import { checkInteger, checkOptions, describe, rangeError, typeError } from "../validate.ts";
-import { bindLoop } from "../waiting.ts";
+import { asTask, bindLoop, parkNative } from "../waiting.ts";
 import { ByteBuffer } from "./byte-buffer.ts";
 
 /** The default `limit`: 64 KiB, as asyncio. */
@@ -194,31 +200,46 @@ export class StreamReader implements AsyncIterable<Buffer> {
    * @throws {CancelledError} if cancelled while waiting (nothing is consumed).
    * @throws the reader's exception, if one is set.
    */
-  async read(n = -1): Promise<Buffer> {
+  read(n = -1): Promise<Buffer> {
     if (typeof n !== "number" || !Number.isInteger(n)) {
-      throw typeError("reader.read()", "n", "an integer", n);
+      return Promise.reject(typeError("reader.read()", "n", "an integer", n));
     }
-    if (this.#hasException) throw this.#exception;
-    if (n === 0) return Buffer.alloc(0);
-    if (n < 0) {
-      // In limit-sized blocks, as asyncio: waiting for the whole stream at once would deadlock
-      // once the buffer is full and reading is paused.
-      const blocks: Buffer[] = [];
-      for (;;) {
-        const block = await this.read(this.#limit);
-        if (block.length === 0) break;
-        blocks.push(block);
-      }
-      return blocks.length === 1 ? (blocks[0] as Buffer) : Buffer.concat(blocks);
+    if (this.#hasException) return Promise.reject(this.#exception as Error);
+    if (n === 0) return Promise.resolve(Buffer.alloc(0));
+    if (n < 0) return this.#readAll();
+    if (this.#buffer.length > 0 || this.#eof) return Promise.resolve(this.#take(n));
+    return this.#park("read", StreamReader.#readWoken, n);
+  }
+
+  /** read(-1): in limit-sized blocks, as asyncio (all at once would deadlock when paused). */
+  async #readAll(): Promise<Buffer> {
+    const blocks: Buffer[] = [];
+    for (;;) {
+      const block = await this.read(this.#limit);
+      if (block.length === 0) break;
+      blocks.push(block);
     }
-    if (this.#buffer.length === 0 && !this.#eof) {
-      try {
-        await awaitFuture(this.#waitForData("read"));
-      } catch (error) {
-        this.#waitFailed(error);
-        throw error;
-      }
+    return blocks.length === 1 ? (blocks[0] as Buffer) : Buffer.concat(blocks);
+  }
+
+  /** The rest of a waiting read(n), run when its task is woken (see waiting.ts). */
+  static #readWoken(w: NativeWaiter, failure: unknown): void {
+    const reader = (w.future as WaitFuture<void>)._owner as StreamReader;
+    if (failure !== undefined) {
+      reader.#waitFailed(failure);
+      settleNative(w, false, failure);
+    } else if (reader.#buffer.length > 0 || reader.#eof) {
+      settleNative(w, true, reader.#take(w.value as number));
+    } else {
+      settleNative(
+        w,
+        true,
+        asTask(w.task, () => reader.read(w.value as number)),
+      );
     }
+  }
+
+  #take(n: number): Buffer {
     const data = this.#buffer.take(n);
     this.#maybeResume();
     return data;
@@ -318,23 +339,37 @@ export class StreamReader implements AsyncIterable<Buffer> {
    *   buffer is then empty) and `expected` is `n`.
    * @throws {RangeError} if `n` is not an integer >= 0.
    */
-  async readexactly(n: number): Promise<Buffer> {
-    checkInteger("reader.readexactly()", "n", n, 0);
-    if (this.#hasException) throw this.#exception;
-    if (n === 0) return Buffer.alloc(0);
-    const buffer = this.#buffer;
-    while (buffer.length < n) {
-      if (this.#eof) throw new IncompleteReadError(buffer.takeAll(), n);
-      try {
-        await awaitFuture(this.#waitForData("readexactly"));
-      } catch (error) {
-        this.#waitFailed(error);
-        throw error;
-      }
+  readexactly(n: number): Promise<Buffer> {
+    try {
+      checkInteger("reader.readexactly()", "n", n, 0);
+    } catch (error) {
+      return Promise.reject(error as Error);
     }
-    const data = buffer.take(n);
-    this.#maybeResume();
-    return data;
+    if (this.#hasException) return Promise.reject(this.#exception as Error);
+    if (n === 0) return Promise.resolve(Buffer.alloc(0));
+    const buffer = this.#buffer;
+    if (buffer.length >= n) return Promise.resolve(this.#take(n));
+    if (this.#eof) return Promise.reject(new IncompleteReadError(buffer.takeAll(), n));
+    return this.#park("readexactly", StreamReader.#readexactlyWoken, n);
+  }
+
+  /** The rest of a waiting readexactly(n), run when its task is woken (see waiting.ts). */
+  static #readexactlyWoken(w: NativeWaiter, failure: unknown): void {
+    const reader = (w.future as WaitFuture<void>)._owner as StreamReader;
+    const n = w.value as number;
+    if (failure !== undefined) {
+      reader.#waitFailed(failure);
+      settleNative(w, false, failure);
+    } else if (reader.#buffer.length >= n) {
+      settleNative(w, true, reader.#take(n));
+    } else {
+      // Not enough yet, the end of the stream, or an error: start over, as the task.
+      settleNative(
+        w,
+        true,
+        asTask(w.task, () => reader.readexactly(n)),
+      );
+    }
   }
 
   /** Iterate over lines (each ending with `\n`, except maybe the last) until the end. */
@@ -392,6 +427,21 @@ export class StreamReader implements AsyncIterable<Buffer> {
     return this.#waiter !== undefined && !this.#waiter.done();
   }
 
+  /** Wait for data as the calling task; `woken` finishes the read (see waiting.ts parkNative). */
+  #park(
+    fn: string,
+    woken: (w: NativeWaiter, failure: unknown) => void,
+    n: number,
+  ): Promise<Buffer> {
+    let waiter: Future<void>;
+    try {
+      waiter = this.#waitForData(fn);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return parkNative(waiter, woken, n);
+  }
+
   /**
    * A future that resolves when data, the end of the stream or an error is fed; the caller
    * awaits it (directly: this is the hot path of every read), and calls `#waitFailed` if the
@@ -412,7 +462,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     }
     const loop = bindLoop(this.#loop, this);
     this.#loop = loop;
-    const waiter = new Future<void>(loop);
+    const waiter = new WaitFuture<void>(loop, this, fn);
     this.#waiter = waiter;
     return waiter;
   }

@@ -32,7 +32,7 @@ import {
 } from "../worker-pool.ts";
 import { type Clock, SystemClock } from "./clock.ts";
 import { setInLoopCallbacks } from "./context.ts";
-import { Future, PENDING } from "./future.ts";
+import { Future } from "./future.ts";
 import { bindHandle, Handle, runHandle, TimerHandle } from "./handle.ts";
 import { firstForeignFrame, startTask, Task, type TaskOptions } from "./task.ts";
 import { TaskSet } from "./task-set.ts";

@@ -110,7 +110,7 @@ export class Semaphore {
   }
 
   /** The rest of a waiting acquire(), run when its task is woken (see waiting.ts). */
-  static #acquireWoken(w: NativeWaiter, failure: unknown): void {
+  static #acquireWoken(this: void, w: NativeWaiter, failure: unknown): void {
     const fut = w.future as WaitFuture<true>;
     const sem = fut._owner as Semaphore;
     if (fut.done() && !fut.cancelled()) {

@@ -223,7 +223,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
   }
 
   /** The rest of a waiting read(n), run when its task is woken (see waiting.ts). */
-  static #readWoken(w: NativeWaiter, failure: unknown): void {
+  static #readWoken(this: void, w: NativeWaiter, failure: unknown): void {
     const reader = (w.future as WaitFuture<void>)._owner as StreamReader;
     if (failure !== undefined) {
       reader.#waitFailed(failure);
@@ -354,7 +354,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
   }
 
   /** The rest of a waiting readexactly(n), run when its task is woken (see waiting.ts). */
-  static #readexactlyWoken(w: NativeWaiter, failure: unknown): void {
+  static #readexactlyWoken(this: void, w: NativeWaiter, failure: unknown): void {
     const reader = (w.future as WaitFuture<void>)._owner as StreamReader;
     const n = w.value as number;
     if (failure !== undefined) {

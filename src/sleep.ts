@@ -10,10 +10,9 @@ import {
   type NativeWaiter,
   nativeWaiter,
   PENDING,
-  settle,
+  wakeWaiter,
 } from "./core/future.ts";
 import type { Loop } from "./core/loop.ts";
-import type { Task } from "./core/task.ts";
 import type { TimerEntry } from "./core/timer-heap.ts";
 import { checkNumber } from "./validate.ts";
 
@@ -80,24 +79,8 @@ function queueYield(): void {
     yielded.length = 0;
     yieldedHead = 0;
   }
-  loop._schedule(wakeYield, w);
+  loop._schedule(wakeWaiter, w);
   if (w.task !== undefined) loop._suspended(w.task);
-}
-
-function wakeYield(w: NativeWaiter): void {
-  const task = w.task;
-  if (task !== undefined && task._state === PENDING) task._loop._resume(task, resumeYield, w);
-  else settle(w, true, w.value);
-}
-
-function resumeYield(w: NativeWaiter): void {
-  const task = w.task as Task<unknown>;
-  if (task._mustCancel) {
-    task._mustCancel = false;
-    settle(w, false, task._makeCancelledError());
-    return;
-  }
-  settle(w, true, w.value);
 }
 
 /**

@@ -200,11 +200,20 @@ export function settleNative(w: NativeWaiter, ok: boolean, value: unknown): void
   w.reject(value);
 }
 
-/** The done-callback of a `then()`: runs in the loop, one iteration after completion. */
-function wakeWaiter(w: Waiter | NativeWaiter): void {
+/**
+ * @internal The done-callback of a wait: runs in the loop, one iteration after completion. It
+ * resumes the waiting task if the task still waits on this future; a yield (`sleep(0)`, no
+ * future) resumes its task in any case.
+ */
+export function wakeWaiter(w: Waiter | NativeWaiter): void {
   const task = w.task;
-  if (task !== undefined && task._waiter === w.future) {
-    task._waiter = undefined;
+  const future = w.future;
+  if (
+    task !== undefined &&
+    task._state === PENDING &&
+    (future === undefined || task._waiter === future)
+  ) {
+    if (future !== undefined) task._waiter = undefined;
     task._loop._resume(task, resumeWaiter, w);
   } else {
     deliver(w);
@@ -224,9 +233,11 @@ function resumeWaiter(w: Waiter | NativeWaiter): void {
   deliver(w);
 }
 
+/** Settle with the future's outcome, or with the value of a yield. */
 function deliver(w: Waiter | NativeWaiter): void {
-  const future = w.future as Future<unknown>;
-  if (future._state === FULFILLED) settle(w, true, future._result);
+  const future = w.future;
+  if (future === undefined) settle(w, true, (w as NativeWaiter).value);
+  else if (future._state === FULFILLED) settle(w, true, future._result);
   else if (future._state === CANCELLED) settle(w, false, future._makeCancelledError());
   else settle(w, false, future._result);
 }

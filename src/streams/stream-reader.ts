@@ -208,7 +208,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     if (n === 0) return Promise.resolve(Buffer.alloc(0));
     if (n < 0) return this.#readAll();
     if (this.#buffer.length > 0 || this.#eof) return Promise.resolve(this.#take(n));
-    return this.#park("read", StreamReader.#readWoken, n);
+    return this.#park("read", n);
   }
 
   /** read(-1): in limit-sized blocks, as asyncio (all at once would deadlock when paused). */
@@ -222,21 +222,28 @@ export class StreamReader implements AsyncIterable<Buffer> {
     return blocks.length === 1 ? (blocks[0] as Buffer) : Buffer.concat(blocks);
   }
 
-  /** The rest of a waiting read(n), run when its task is woken (see waiting.ts). */
+  /** The rest of a waiting read(n) or readexactly(n), run when its task is woken (see waiting.ts). */
   static #readWoken(this: void, w: NativeWaiter, failure: unknown): void {
-    const reader = (w.future as WaitFuture<void>)._owner as StreamReader;
+    const waiter = w.future as WaitFuture<void>;
+    const reader = waiter._owner as StreamReader;
+    const n = w.value as number;
+    const exactly = waiter._op === "readexactly";
     if (failure !== undefined) {
       reader.#waitFailed(failure);
       settleNative(w, false, failure);
-    } else if (reader.#buffer.length > 0 || reader.#eof) {
-      settleNative(w, true, reader.#take(w.value as number));
-    } else {
-      settleNative(
-        w,
-        true,
-        asTask(w.task, () => reader.read(w.value as number)),
-      );
+      return;
     }
+    const buffered = reader.#buffer.length;
+    if (exactly ? buffered >= n : buffered > 0 || reader.#eof) {
+      settleNative(w, true, reader.#take(n));
+      return;
+    }
+    // Not enough yet, the end of the stream, or an error: start over, as the task.
+    settleNative(
+      w,
+      true,
+      asTask(w.task, () => (exactly ? reader.readexactly(n) : reader.read(n))),
+    );
   }
 
   #take(n: number): Buffer {
@@ -327,9 +334,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     if (matchStart > this.#limit) {
       throw new LimitOverrunError("Separator is found, but chunk is longer than limit", matchStart);
     }
-    const data = buffer.take(matchEnd);
-    this.#maybeResume();
-    return data;
+    return this.#take(matchEnd);
   }
 
   /**
@@ -350,26 +355,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     const buffer = this.#buffer;
     if (buffer.length >= n) return Promise.resolve(this.#take(n));
     if (this.#eof) return Promise.reject(new IncompleteReadError(buffer.takeAll(), n));
-    return this.#park("readexactly", StreamReader.#readexactlyWoken, n);
-  }
-
-  /** The rest of a waiting readexactly(n), run when its task is woken (see waiting.ts). */
-  static #readexactlyWoken(this: void, w: NativeWaiter, failure: unknown): void {
-    const reader = (w.future as WaitFuture<void>)._owner as StreamReader;
-    const n = w.value as number;
-    if (failure !== undefined) {
-      reader.#waitFailed(failure);
-      settleNative(w, false, failure);
-    } else if (reader.#buffer.length >= n) {
-      settleNative(w, true, reader.#take(n));
-    } else {
-      // Not enough yet, the end of the stream, or an error: start over, as the task.
-      settleNative(
-        w,
-        true,
-        asTask(w.task, () => reader.readexactly(n)),
-      );
-    }
+    return this.#park("readexactly", n);
   }
 
   /** Iterate over lines (each ending with `\n`, except maybe the last) until the end. */
@@ -427,19 +413,15 @@ export class StreamReader implements AsyncIterable<Buffer> {
     return this.#waiter !== undefined && !this.#waiter.done();
   }
 
-  /** Wait for data as the calling task; `woken` finishes the read (see waiting.ts parkNative). */
-  #park(
-    fn: string,
-    woken: (w: NativeWaiter, failure: unknown) => void,
-    n: number,
-  ): Promise<Buffer> {
+  /** Wait for data as the calling task; `#readWoken` finishes the read of `n` bytes. */
+  #park(fn: "read" | "readexactly", n: number): Promise<Buffer> {
     let waiter: Future<void>;
     try {
       waiter = this.#waitForData(fn);
     } catch (error) {
       return Promise.reject(error as Error);
     }
-    return parkNative(waiter, woken, n);
+    return parkNative(waiter, StreamReader.#readWoken, n);
   }
 
   /**

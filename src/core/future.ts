@@ -214,13 +214,14 @@ export function wakeWaiter(w: Waiter | NativeWaiter): void {
     (future === undefined || task._waiter === future)
   ) {
     if (future !== undefined) task._waiter = undefined;
-    task._loop._resume(task, resumeWaiter, w);
+    task._loop._woke(task);
+    resumeWaiter(w);
   } else {
     deliver(w);
   }
 }
 
-/** Resume the task that awaited the future (see Loop._resume). */
+/** Resume the task that awaited the future (see Loop._woke). */
 function resumeWaiter(w: Waiter | NativeWaiter): void {
   const task = w.task as Task<unknown>;
   // cancel() arrived after the future completed but before the task resumed: the task gets

@@ -87,17 +87,34 @@ interface StartGate {
   /** The index of the task whose reaction runs next. */
   next: number;
   readonly loop: Loop;
+  /** The reaction each task registers on `promise`: it starts the next task. */
+  readonly startNext: () => void;
 }
 
-/** The gate's turn in the iteration: its tasks start in FIFO order with the tasks it resumes. */
+function newStartGate(loop: Loop): StartGate {
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const gate: StartGate = {
+    promise,
+    resolve,
+    tasks: [],
+    next: 0,
+    loop,
+    startNext: () => {
+      const i = gate.next++;
+      const task = gate.tasks[i] as Task<unknown>;
+      gate.tasks[i] = undefined;
+      startTask(task);
+    },
+  };
+  return gate;
+}
+
+/** The gate's turn in the iteration: its tasks start, and the iteration waits for them. */
 function openGate(gate: StartGate): void {
-  gate.loop._resume(undefined, startGateTasks, gate);
-}
-
-function startGateTasks(gate: StartGate): void {
   const loop = gate.loop;
-  for (const task of gate.tasks)
+  for (const task of gate.tasks) {
     if (!(task as Task<unknown>).done()) loop._woke(task as Task<unknown>);
+  }
   gate.resolve();
 }
 
@@ -138,7 +155,6 @@ export class Loop {
   #onStop: (() => void) | undefined;
   #handler: ExceptionHandler | null = null;
   #gate: StartGate | undefined;
-  #gateStart: () => void = () => {};
   #defaultExecutor: WorkerPool | undefined;
   #executorShutDown = false;
 
@@ -194,7 +210,7 @@ export class Loop {
   // Task code runs in microtasks, and asyncio runs it one task at a time, in the order of the
   // ready queue: a task's step (up to its next suspension) runs before the callbacks queued
   // after its wake-up, and before the next task resumes. So when a callback wakes a task
-  // (`_resume`), the iteration pauses (`#inflight`) and goes on when the task reports back
+  // (`_woke`), the iteration pauses (`#inflight`) and goes on when the task reports back
   // through `_suspended`. A task that awaits a foreign promise instead never reports back; a
   // `nextTick` fallback, which runs only once the microtask queue is empty, goes on without it.
 
@@ -208,39 +224,24 @@ export class Loop {
     const queue = this.#queue;
     let gate = this.#gate;
     if (gate === undefined || queue[queue.length - 1] !== gate) {
-      const { promise, resolve } = Promise.withResolvers<void>();
-      const newGate: StartGate = { promise, resolve, tasks: [], next: 0, loop: this };
-      gate = newGate;
+      gate = newStartGate(this);
       this.#gate = gate;
-      this.#gateStart = () => {
-        const i = newGate.next++;
-        const next = newGate.tasks[i] as Task<unknown>;
-        newGate.tasks[i] = undefined;
-        startTask(next);
-      };
       this._schedule(openGate, gate);
     }
     gate.tasks.push(task);
-    void gate.promise.then(this.#gateStart);
+    void gate.promise.then(gate.startNext);
   }
 
-  /** @internal A task is about to run: the iteration waits for it to suspend. */
+  /**
+   * @internal A task is about to run, resumed by a callback of the iteration: the iteration
+   * pauses until the task suspends.
+   */
   _woke(task: Task<unknown>): void {
     if (task._wokenIn !== this.#epoch) {
       task._wokenIn = this.#epoch;
       this.#inflight++;
       if (this.#debug) this._stepStarted(task);
     }
-  }
-
-  /**
-   * @internal Resume `task` by calling `resume(arg)`, from a callback of the iteration; the
-   * iteration pauses until the task suspends. Without a task, `resume` starts a batch of new
-   * tasks and counts them itself.
-   */
-  _resume<A>(task: Task<unknown> | undefined, resume: (arg: A) => void, arg: A): void {
-    if (task !== undefined) this._woke(task);
-    resume(arg);
   }
 
   /** @internal A task woken by this iteration suspended again (or finished). */
@@ -374,7 +375,7 @@ export class Loop {
 
   /**
    * Run the iteration's callbacks from #head on; pause as soon as one has woken a task (see
-   * `_resume`), and finish the iteration once all ran and no task is running.
+   * `_woke`), and finish the iteration once all ran and no task is running.
    */
   #runCallbacks(): void {
     const queue = this.#queue;

@@ -7,7 +7,7 @@ import { type Future, WaitFuture } from "./core/future.ts";
 import type { Loop } from "./core/loop.ts";
 import { Deque } from "./deque.ts";
 import { RESOLVED_TRUE } from "./lock.ts";
-import { bindLoop, park } from "./waiting.ts";
+import { bindLoop, waitInQueue } from "./waiting.ts";
 
 /** What `Event.statistics()` returns. */
 export interface EventStatistics {
@@ -71,28 +71,14 @@ export class Event {
   }
 
   #waitSlow(): Promise<true> {
-    const { promise, resolve, reject } = Promise.withResolvers<true>();
     let loop: Loop;
     try {
       loop = bindLoop(this.#loop, this);
     } catch (error) {
-      reject(error);
-      return promise;
+      return Promise.reject(error as Error);
     }
     this.#loop = loop;
-    const fut = new WaitFuture<true>(loop, this, "wait");
-    const waiters = this.#waiters;
-    waiters.push(fut);
-    park(
-      fut,
-      (failure) => {
-        waiters.remove(fut);
-        if (failure === undefined) resolve(true);
-        else reject(failure);
-      },
-      reject,
-    );
-    return promise;
+    return waitInQueue(new WaitFuture<true>(loop, this, "wait"), this.#waiters);
   }
 
   /** A snapshot for debugging: the flag and how many tasks wait. */

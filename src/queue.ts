@@ -15,7 +15,7 @@ import { currentTask, type Task } from "./core/task.ts";
 import { Deque } from "./deque.ts";
 import { QueueEmpty, QueueFull, QueueShutDown } from "./errors.ts";
 import { checkFunction, checkNumber, checkOptions, describe } from "./validate.ts";
-import { asTask, bindLoop, park } from "./waiting.ts";
+import { asTask, bindLoop, park, waitInQueue } from "./waiting.ts";
 
 const RESOLVED_VOID: Promise<void> = Promise.resolve();
 
@@ -401,29 +401,15 @@ export class Queue<T> implements AsyncIterable<T> {
    */
   join(): Promise<void> {
     if (this.#unfinished === 0) return RESOLVED_VOID;
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
     let loop: Loop;
     try {
       loop = bindLoop(this.#loop, this);
     } catch (error) {
-      reject(error);
-      return promise;
+      return Promise.reject(error as Error);
     }
     this.#loop = loop;
-    const fut = new WaitFuture<void>(loop, this, "join");
-    const joiners = this.#joiners;
-    joiners.push(fut);
-    park(
-      fut,
-      (failure) => {
-        joiners.remove(fut);
-        // Done, even if more items were put since we were woken (as an Event's waiter).
-        if (failure === undefined) resolve();
-        else reject(failure);
-      },
-      reject,
-    );
-    return promise;
+    // Done once woken, even if more items were put since (as an Event's waiter).
+    return waitInQueue(new WaitFuture<void>(loop, this, "join"), this.#joiners);
   }
 
   /**

@@ -13,9 +13,10 @@
  * @module
  */
 import { getRunningLoop, setInLoopCallbacks, taskStorage } from "./core/context.ts";
-import { type Future, type NativeWaiter, nativeWaiter } from "./core/future.ts";
+import { type Future, type NativeWaiter, nativeWaiter, settleNative } from "./core/future.ts";
 import type { Loop } from "./core/loop.ts";
 import type { Task } from "./core/task.ts";
+import type { Deque } from "./deque.ts";
 import { RuntimeError } from "./errors.ts";
 
 /**
@@ -84,6 +85,25 @@ export function parkNative<T>(
   const w = nativeWaiter(waiter, value, undefined, woken);
   waiter._await(w);
   return w.promise as Promise<T>;
+}
+
+/**
+ * The simplest wait: queue `waiter` in `queue` and park the calling task on it. Woken, the task
+ * takes it out of the queue and the promise settles with `waiter`'s outcome (Event.wait,
+ * Queue.join).
+ *
+ * @internal
+ */
+export function waitInQueue<T>(waiter: Future<T>, queue: Deque<Future<T>>): Promise<T> {
+  queue.push(waiter);
+  return parkNative(waiter, leaveQueue, queue);
+}
+
+function leaveQueue(w: NativeWaiter, failure: unknown): void {
+  const waiter = w.future as Future<unknown>;
+  (w.value as Deque<Future<unknown>>).remove(waiter);
+  if (failure === undefined) settleNative(w, true, waiter._result);
+  else settleNative(w, false, failure);
 }
 
 /**

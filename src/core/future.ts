@@ -471,6 +471,24 @@ export class Future<T = unknown> implements Promise<T> {
     this._finish(FULFILLED);
   }
 
+  /**
+   * @internal `_resolve` for an event from outside the loop: a single done-callback (the
+   * waiting task's wake-up) runs at once if the loop is idle (see `Loop._scheduleEvent`).
+   */
+  _resolveEvent(value: T): void {
+    const fn = this._cbFn;
+    if (fn === undefined || this._cbMore !== undefined) {
+      this._resolve(value);
+      return;
+    }
+    this._result = value;
+    this._state = FULFILLED;
+    const arg = this._cbArg;
+    this._cbFn = undefined;
+    this._cbArg = undefined;
+    this._loop._scheduleEvent(fn, arg as never);
+  }
+
   /** @internal */
   _reject(error: unknown): void {
     this._result = error;

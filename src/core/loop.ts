@@ -132,9 +132,12 @@ export class Loop {
   /** Callbacks taking longer than this (ms) are reported in debug mode. */
   slowCallbackDuration = 100;
 
-  // The ready queue, flat: [fn0, arg0, fn1, arg1, ...] from #head on.
+  // The ready queue, flat: [fn0, arg0, fn1, arg1, ...] from #head to #tail. The array is never
+  // truncated when it empties (setting an array's length is a call into the runtime, and the
+  // next push would grow it again); run slots are cleared, so it holds nothing alive.
   #queue: unknown[] = [];
   #head = 0;
+  #tail = 0;
   readonly #timers = new TimerHeap();
   #timerSeq = 0;
 
@@ -147,6 +150,8 @@ export class Loop {
   /** The current iteration waits for the tasks it woke to suspend before it goes on. */
   #paused = false;
   #fallbackArmed = false;
+  /** The deadline the clock was given when the loop last went idle. */
+  #idleDeadline: number | null = null;
   #probes = 0;
   #sinceClockCheck = 0;
   #stopping = false;
@@ -194,15 +199,55 @@ export class Loop {
 
   /** @internal Queue `fn(arg)` for the next iteration: the hot path, no allocation. */
   _schedule<A>(fn: (arg: A) => void, arg: A): void {
-    this.#queue.push(fn, arg);
+    const queue = this.#queue;
+    const t = this.#tail;
+    queue[t] = fn;
+    queue[t + 1] = arg;
+    this.#tail = t + 2;
+    this.#nudge();
+  }
+
+  /**
+   * @internal Run `fn(arg)` for an event from outside the loop (data from a socket): if the loop
+   * is idle, as an iteration of its own, at once (asyncio's loop runs the callbacks of the I/O
+   * its poll returned in the iteration that polled); else queued as `_schedule` does. `fn` must
+   * not run user code synchronously (it wakes a task, whose code runs in a microtask).
+   */
+  _scheduleEvent<A>(fn: (arg: A) => void, arg: A): void {
+    if (this.#scheduled || !this.#running || this.#head !== this.#tail) {
+      this._schedule(fn, arg);
+      return;
+    }
+    this.#scheduled = true;
+    this.#lastYield = -1;
+    this.#clock.busy?.();
+    this.#epoch++;
+    this.#inflight = 0;
+    this.#iterEnd = this.#head;
+    const previous = setInLoopCallbacks(true);
+    try {
+      fn(arg);
+    } catch (error) {
+      this.#callbackFailed(error, fn as Callback, arg);
+    }
+    this.#runCallbacks();
+    setInLoopCallbacks(previous);
+  }
+
+  /**
+   * Something is ready for the loop: start iterating if it is idle. If it is paused on a task,
+   * make sure the iteration goes on even if that task never reports back (see #armFallback).
+   */
+  #nudge(): void {
     if (!this.#scheduled) this.#kick();
+    else if (this.#paused && !this.#fallbackArmed) this.#armFallback();
   }
 
   /** Leave idleness: start a burst of iterations. */
   #kick(): void {
     if (!this.#running) return;
     this.#scheduled = true;
-    this.#lastYield = performance.now();
+    this.#lastYield = -1;
     this.#clock.busy?.();
     this.#ring();
   }
@@ -221,9 +266,8 @@ export class Loop {
    * loop creating 100k tasks allocates one promise, not 100k.
    */
   _startGate(task: Task<unknown>): void {
-    const queue = this.#queue;
     let gate = this.#gate;
-    if (gate === undefined || queue[queue.length - 1] !== gate) {
+    if (gate === undefined || this.#queue[this.#tail - 1] !== gate) {
       gate = newStartGate(this);
       this.#gate = gate;
       this._schedule(openGate, gate);
@@ -306,7 +350,7 @@ export class Loop {
   };
 
   readonly #wake = (): void => {
-    if (!this.#scheduled) this.#kick();
+    this.#nudge();
   };
 
   /**
@@ -314,7 +358,7 @@ export class Loop {
    * from `setImmediate` (timers and sockets run first).
    */
   #next(): void {
-    if (this.#head === this.#queue.length && !this.#stopping) {
+    if (this.#head === this.#tail && !this.#stopping) {
       // Nothing to run: go idle now rather than after an empty iteration (an I/O event then
       // costs one iteration, not two).
       const timer = this.#timers.peek();
@@ -325,7 +369,9 @@ export class Loop {
     }
     if (++this.#sinceClockCheck >= 8) {
       this.#sinceClockCheck = 0;
-      if (performance.now() - this.#lastYield >= SLICE_MS) {
+      const now = performance.now();
+      if (this.#lastYield < 0) this.#lastYield = now;
+      else if (now - this.#lastYield >= SLICE_MS) {
         setImmediate(this.#afterYield);
         return;
       }
@@ -352,22 +398,23 @@ export class Loop {
     }
     this.#epoch++;
     this.#inflight = 0;
-    const queue = this.#queue;
     const timers = this.#timers;
     if (timers.size > 0) {
       const now = this.#clock.now();
       let t = timers.peek();
       while (t !== undefined && t._when <= now) {
         timers.pop();
-        queue.push(fireTimer, t);
+        this.#queue[this.#tail] = fireTimer;
+        this.#queue[this.#tail + 1] = t;
+        this.#tail += 2;
         t = timers.peek();
       }
     }
-    if (this.#head === queue.length) {
+    if (this.#head === this.#tail) {
       this.#goIdle();
       return;
     }
-    this.#iterEnd = queue.length;
+    this.#iterEnd = this.#tail;
     setInLoopCallbacks(true);
     this.#runCallbacks();
     setInLoopCallbacks(false);
@@ -400,21 +447,22 @@ export class Loop {
     }
     if (this.#inflight > 0) {
       this.#paused = true;
-      this.#armFallback();
+      if (this.#mustGoOn()) this.#armFallback();
       return;
     }
     this.#finishIteration();
   }
 
   #finishIteration(): void {
-    const queue = this.#queue;
     const i = this.#head;
-    if (i === queue.length) {
-      queue.length = 0;
+    if (i === this.#tail) {
+      this.#head = this.#tail = 0;
+      // A burst (100k tasks started at once) left a large array: let it go.
+      if (i > 8192) this.#queue = [];
+    } else if (i > 8192 && i * 2 > this.#tail) {
+      this.#queue.splice(0, i);
       this.#head = 0;
-    } else if (i > 8192 && i * 2 > queue.length) {
-      queue.splice(0, i);
-      this.#head = 0;
+      this.#tail -= i;
     }
     if (this.#stopping) {
       this.#stopping = false;
@@ -492,7 +540,20 @@ export class Loop {
   #goIdle(): void {
     this.#scheduled = false;
     const next = this.#timers.peek();
-    this.#clock.idle(next === undefined ? null : next._when, this.#wake);
+    this.#idleDeadline = next === undefined ? null : next._when;
+    this.#clock.idle(this.#idleDeadline, this.#wake);
+  }
+
+  /**
+   * Whether an iteration that pauses on a task must go on even if the task never reports back:
+   * callbacks are queued, or the clock has not been told of the earliest timer (it was added
+   * while the loop was busy), or the clock acts on idleness (the virtual clock's autojump).
+   * Otherwise the fallback is armed later, by the first thing that needs the loop (#nudge).
+   */
+  #mustGoOn(): boolean {
+    if (this.#head !== this.#tail || this.#clock.busy !== undefined) return true;
+    const next = this.#timers.peek();
+    return next !== undefined && next._when !== this.#idleDeadline;
   }
 
   #callbackFailed(error: unknown, fn: Callback, arg: unknown): void {
@@ -509,7 +570,7 @@ export class Loop {
    * no timer due. Seen from a task that just resumed, it means every other task is blocked.
    */
   _isQuiet(): boolean {
-    if (this.#head !== this.#queue.length) return false;
+    if (this.#head !== this.#tail) return false;
     const next = this.#timers.peek();
     return next === undefined || next._when > this.#clock.now();
   }
@@ -524,7 +585,7 @@ export class Loop {
     if (this.#closed) throw new RuntimeError("Event loop is closed");
     this.#running = true;
     this.#stopping = false;
-    if (!this.#scheduled) this.#kick();
+    this.#nudge();
   }
 
   /** @internal Stop at the end of the current iteration (asyncio's `loop.stop()`). */
@@ -535,7 +596,7 @@ export class Loop {
     }
     this.#stopping = true;
     this.#onStop = onStop;
-    if (!this.#scheduled) this.#kick();
+    this.#nudge();
   }
 
   /** @internal Drop every pending callback and timer; the loop cannot be used again. */
@@ -544,7 +605,7 @@ export class Loop {
     this.#closed = true;
     this.#running = false;
     this.#queue = [];
-    this.#head = 0;
+    this.#head = this.#tail = 0;
     this.#timers.clear();
     this.#clock.close?.();
     for (const record of this.#unretrieved) this.#registry.unregister(record);
@@ -616,7 +677,7 @@ export class Loop {
     handle._onCancel = this.#removeTimer;
     this.#timers.push(handle);
     // An idle loop has armed its clock for the previous earliest timer: wake it to re-arm.
-    if (!this.#scheduled) this.#kick();
+    this.#nudge();
     return handle;
   }
 
@@ -632,7 +693,7 @@ export class Loop {
   /** @internal Add a timer entry of the core's own (a sleep) to the heap. */
   _addTimer(entry: TimerEntry): void {
     this.#timers.push(entry);
-    if (!this.#scheduled) this.#kick();
+    this.#nudge();
   }
 
   /** @internal Remove a timer entry (no effect if it is not in the heap). */

@@ -70,7 +70,10 @@ export class ByteBuffer {
     const start = this.#start;
     const end = Math.min(this.#end, start + n);
     this.#start = end;
-    return this.#buf.subarray(start, end);
+    const buf = this.#buf;
+    // All of an adopted chunk (a socket read taken whole): the chunk itself, no new view.
+    if (start === 0 && end === buf.length) return buf;
+    return buf.subarray(start, end);
   }
 
   /** Drop the first `n` bytes (at most `length`). */

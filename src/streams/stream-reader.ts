@@ -397,7 +397,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     const waiter = this.#waiter;
     if (waiter !== undefined) {
       this.#waiter = undefined;
-      if (!waiter.done()) waiter._resolve(undefined);
+      if (!waiter.done()) waiter._resolveEvent(undefined);
     }
   }
 

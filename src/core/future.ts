@@ -592,13 +592,26 @@ export class Future<T = unknown> implements Promise<T> {
  */
 export class WaitFuture<T> extends Future<T> {
   /** @internal */ readonly _owner: { toString(): string };
-  /** @internal */ readonly _op: string;
+  /** @internal */ _op: string;
   /** @internal set by a primitive that took this future out of its queue of waiters */
   _dequeued = false;
 
   constructor(loop: Loop, owner: { toString(): string }, op: string) {
     super(loop);
     this._owner = owner;
+    this._op = op;
+  }
+
+  /**
+   * @internal Make a done future pending again, for its owner's next wait. Only once the wait it
+   * ended has been delivered (its wake-up ran): no callback of the old wait can still come.
+   */
+  _reuse(op: string): void {
+    this._state = PENDING;
+    this._result = undefined;
+    this._cancelMessage = undefined;
+    this._retrieval = undefined;
+    this._dequeued = false;
     this._op = op;
   }
 

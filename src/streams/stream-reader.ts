@@ -113,6 +113,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
   #exception: unknown = undefined;
   #hasException = false;
   #waiter: Future<void> | undefined = undefined;
+  /** The waiter future of a read that was delivered, reused by the next wait (see `_reuse`). */
+  #spare: WaitFuture<void> | undefined = undefined;
   #transport: ReadTransport | undefined = undefined;
   #paused = false;
   #loop: Loop | undefined = undefined;
@@ -228,6 +230,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     const reader = waiter._owner as StreamReader;
     const n = w.value as number;
     const exactly = waiter._op === "readexactly";
+    reader.#spare = waiter;
     if (failure !== undefined) {
       reader.#waitFailed(failure);
       settleNative(w, false, failure);
@@ -444,7 +447,13 @@ export class StreamReader implements AsyncIterable<Buffer> {
     }
     const loop = bindLoop(this.#loop, this);
     this.#loop = loop;
-    const waiter = new WaitFuture<void>(loop, this, fn);
+    let waiter = this.#spare;
+    if (waiter === undefined) {
+      waiter = new WaitFuture<void>(loop, this, fn);
+    } else {
+      this.#spare = undefined;
+      waiter._reuse(fn);
+    }
     this.#waiter = waiter;
     return waiter;
   }

@@ -347,6 +347,39 @@ describe("StreamReader", () => {
     });
   });
 
+
+  it("successive waits, woken by I/O-like events on an idle loop, each get their own outcome", async () => {
+    await vrun(async () => {
+      const reader = new StreamReader();
+      const got: string[] = [];
+      const reading = createTask(async () => {
+        for (let i = 0; i < 3; i++) got.push(text(await reader.readexactly(2)));
+        try {
+          await reader.read(10);
+        } catch (error) {
+          got.push(error instanceof CancelledError ? "cancelled" : "?");
+        }
+        got.push(text(await reader.read(10)));
+      });
+      // Each step runs in its own turn of Node's loop, while every task waits on aiots.
+      const steps: (() => void)[] = [
+        () => reader.feedData("ab"),
+        () => reader.feedData("c"),
+        () => reader.feedData("d"),
+        () => reader.feedData("ef"),
+        () => reading.cancel(),
+        () => reader.feedData("gh"),
+      ];
+      const next = (): void => {
+        steps.shift()?.();
+        if (steps.length > 0) setImmediate(next);
+      };
+      setImmediate(next);
+      await reading;
+      expect(got).toEqual(["ab", "cd", "ef", "cancelled", "gh"]);
+      expect(reader.statistics().taskWaiting).toBe(false);
+    });
+  });
   it("a read under timeout() that expires throws TimeoutError and leaves no waiter", async () => {
     await vrun(async () => {
       const reader = new StreamReader();

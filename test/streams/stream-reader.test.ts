@@ -347,7 +347,6 @@ describe("StreamReader", () => {
     });
   });
 
-
   it("successive waits, woken by I/O-like events on an idle loop, each get their own outcome", async () => {
     await vrun(async () => {
       const reader = new StreamReader();

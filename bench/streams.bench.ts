@@ -8,7 +8,13 @@
  * - `aiots-client/raw-server` and `raw-client/aiots-server`: one end aiots, the other raw, to
  *   tell the client's cost from the server's;
  * - `raw`: `node:net` with callbacks, the server `socket.on("data", d => socket.write(d))`, the
- *   client counting bytes in `on("data")`.
+ *   client counting bytes in `on("data")`;
+ * - `async/node:net`: `node:net` driven by hand-written async functions, no library: each end
+ *   awaits a native promise that its `data` listener resolves, and awaits `drain` only when
+ *   `write()` asks for it. The floor for any await-based stream API: what one suspension and
+ *   resumption of an async function per message costs;
+ * - `python-asyncio`: Python's asyncio streams doing the same (bench/peers/tcp_echo.py), when
+ *   `python3` is on the PATH.
  *
  * Every subject sets `noDelay` (asyncio's default, and aiots's) and checks that each echo came
  * back whole.
@@ -19,6 +25,7 @@
  * @module
  */
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
+import { fileURLToPath } from "node:url";
 import { aiotsEntry, check, childMain, loadAiots, type Sample, type Scenarios } from "./harness.ts";
 
 const CONNECTIONS = 50;
@@ -87,6 +94,103 @@ async function rawClients(port: number): Promise<number> {
   return counts.reduce((a, b) => a + b, 0);
 }
 
+// ---------------------------------------------------------------- hand-written async ends
+
+/**
+ * The next chunk of `socket`, as a native promise. `data` listeners resolve it; at most one read
+ * waits at a time (as one StreamReader waiter). Resolves empty at the end of the stream.
+ */
+function chunks(socket: Socket): () => Promise<Buffer> {
+  const queue: Buffer[] = [];
+  let waiting: ((chunk: Buffer) => void) | undefined;
+  const push = (chunk: Buffer): void => {
+    const resolve = waiting;
+    waiting = undefined;
+    if (resolve === undefined) queue.push(chunk);
+    else resolve(chunk);
+  };
+  socket.on("data", push);
+  socket.on("end", () => push(Buffer.alloc(0)));
+  return () => {
+    const chunk = queue.shift();
+    if (chunk !== undefined) return Promise.resolve(chunk);
+    return new Promise((resolve) => {
+      waiting = resolve;
+    });
+  };
+}
+
+async function writeAll(socket: Socket, data: Buffer): Promise<void> {
+  if (!socket.write(data)) await new Promise((resolve) => socket.once("drain", resolve));
+}
+
+async function asyncServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const net = await import("node:net");
+  const sockets = new Set<Socket>();
+  const server: NetServer = net.createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket);
+    socket.on("error", () => {});
+    socket.on("close", () => sockets.delete(socket));
+    const next = chunks(socket);
+    void (async () => {
+      for (;;) {
+        const data = await next();
+        if (data.length === 0) break;
+        await writeAll(socket, data);
+      }
+      socket.end();
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function asyncClients(port: number): Promise<number> {
+  const net = await import("node:net");
+  const message = Buffer.alloc(MESSAGE, 0x61);
+  const deadline = performance.now() + DURATION_MS;
+  const one = async (): Promise<number> => {
+    const socket = net.connect({ host: HOST, port, noDelay: true });
+    await new Promise((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("error", reject);
+    });
+    const next = chunks(socket);
+    let done = 0;
+    while (performance.now() < deadline) {
+      await writeAll(socket, message);
+      let received = 0;
+      while (received < MESSAGE) received += (await next()).length;
+      check("echoed bytes", received, MESSAGE);
+      done++;
+    }
+    socket.destroy();
+    return done;
+  };
+  const counts = await Promise.all(Array.from({ length: CONNECTIONS }, one));
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+// ---------------------------------------------------------------- Python asyncio
+
+async function pythonAsyncio(): Promise<Sample> {
+  const { execFile } = await import("node:child_process");
+  const script = new URL("./peers/tcp_echo.py", import.meta.url);
+  const args = [fileURLToPath(script), String(CONNECTIONS), String(MESSAGE), String(DURATION_MS)];
+  const { promisify } = await import("node:util");
+  const { stdout } = await promisify(execFile)("python3", args, { timeout: DURATION_MS + 30_000 });
+  const { n, seconds } = JSON.parse(stdout) as { n: number; seconds: number };
+  return { value: n / seconds, n };
+}
+
 // ---------------------------------------------------------------- aiots ends
 
 async function aiotsServer(streams: Streams): Promise<{ port: number; close(): Promise<void> }> {
@@ -138,7 +242,7 @@ async function aiotsClients(streams: Streams, port: number): Promise<number> {
 
 // ---------------------------------------------------------------- subjects
 
-type End = "aiots" | "raw";
+type End = "aiots" | "raw" | "async";
 
 function subject(server: End, client: End): () => Promise<Sample> {
   return async () => {
@@ -146,10 +250,19 @@ function subject(server: End, client: End): () => Promise<Sample> {
     const streams = await loadStreams();
     return run(
       async () => {
-        const srv = server === "aiots" ? await aiotsServer(streams) : await rawServer();
+        const srv =
+          server === "aiots"
+            ? await aiotsServer(streams)
+            : server === "async"
+              ? await asyncServer()
+              : await rawServer();
         const start = performance.now();
         const n =
-          client === "aiots" ? await aiotsClients(streams, srv.port) : await rawClients(srv.port);
+          client === "aiots"
+            ? await aiotsClients(streams, srv.port)
+            : client === "async"
+              ? await asyncClients(srv.port)
+              : await rawClients(srv.port);
         const end = performance.now();
         await srv.close();
         if (n < CONNECTIONS) throw new Error(`only ${n} round trips: the subject is broken`);
@@ -173,6 +286,8 @@ export const scenarios: Scenarios = {
       "aiots-client/raw-server": subject("raw", "aiots"),
       "raw-client/aiots-server": subject("aiots", "raw"),
       raw: subject("raw", "raw"),
+      "async/node:net": subject("async", "async"),
+      "python-asyncio": pythonAsyncio,
     },
   },
 };

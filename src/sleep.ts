@@ -60,14 +60,20 @@ class SleepFuture<T> extends Future<T> implements TimerEntry {
 function yieldOnce<T>(loop: Loop, value: T): Promise<T> {
   const task = storedTask();
   const w = nativeWaiter(undefined, value, task?._state === PENDING ? task : undefined);
-  yielded.push(loop, w);
+  const t = yieldedTail;
+  yielded[t] = loop;
+  yielded[t + 1] = w;
+  yieldedTail = t + 2;
   void resolvedPromise.then(queueYield);
   return w.promise as Promise<T>;
 }
 
 const resolvedPromise = Promise.resolve();
-const yielded: (Loop | NativeWaiter | undefined)[] = [];
+// [loop, waiter, loop, waiter, ...] from yieldedHead to yieldedTail; never truncated when it
+// empties (setting an array's length is a call into the runtime), its slots are cleared.
+let yielded: (Loop | NativeWaiter | undefined)[] = [];
 let yieldedHead = 0;
+let yieldedTail = 0;
 
 function queueYield(): void {
   const i = yieldedHead;
@@ -75,9 +81,10 @@ function queueYield(): void {
   const w = yielded[i + 1] as NativeWaiter;
   yielded[i] = yielded[i + 1] = undefined;
   yieldedHead = i + 2;
-  if (yieldedHead === yielded.length) {
-    yielded.length = 0;
-    yieldedHead = 0;
+  if (yieldedHead === yieldedTail) {
+    // A burst (100k tasks yielding at once) left a large array: let it go.
+    if (yieldedTail > 8192) yielded = [];
+    yieldedHead = yieldedTail = 0;
   }
   loop._schedule(wakeWaiter, w);
   if (w.task !== undefined) loop._suspended(w.task);

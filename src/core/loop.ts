@@ -154,9 +154,13 @@ export class Loop {
   #idleDeadline: number | null = null;
   #probes = 0;
   #sinceClockCheck = 0;
+  /**
+   * When the loop last let Node's I/O phase run (see SLICE_MS), or -1: not taken yet, the burst's
+   * first clock check takes it (a `performance.now()` per wake-up from idleness was measurable).
+   */
   #stopping = false;
   #closed = false;
-  #lastYield = 0;
+  #lastYield = -1;
   #onStop: (() => void) | undefined;
   #handler: ExceptionHandler | null = null;
   #gate: StartGate | undefined;
@@ -199,12 +203,16 @@ export class Loop {
 
   /** @internal Queue `fn(arg)` for the next iteration: the hot path, no allocation. */
   _schedule<A>(fn: (arg: A) => void, arg: A): void {
+    this.#enqueue(fn, arg);
+    this.#nudge();
+  }
+
+  #enqueue(fn: unknown, arg: unknown): void {
     const queue = this.#queue;
     const t = this.#tail;
     queue[t] = fn;
     queue[t + 1] = arg;
     this.#tail = t + 2;
-    this.#nudge();
   }
 
   /**
@@ -218,12 +226,8 @@ export class Loop {
       this._schedule(fn, arg);
       return;
     }
-    this.#scheduled = true;
-    this.#lastYield = -1;
-    this.#clock.busy?.();
-    this.#epoch++;
-    this.#inflight = 0;
-    this.#iterEnd = this.#head;
+    this.#leaveIdle();
+    this.#beginIteration(this.#head);
     const previous = setInLoopCallbacks(true);
     try {
       fn(arg);
@@ -246,10 +250,21 @@ export class Loop {
   /** Leave idleness: start a burst of iterations. */
   #kick(): void {
     if (!this.#running) return;
+    this.#leaveIdle();
+    this.#ring();
+  }
+
+  #leaveIdle(): void {
     this.#scheduled = true;
     this.#lastYield = -1;
     this.#clock.busy?.();
-    this.#ring();
+  }
+
+  /** A new iteration runs the callbacks queued before `end` (those queued later wait for the next). */
+  #beginIteration(end: number): void {
+    this.#epoch++;
+    this.#inflight = 0;
+    this.#iterEnd = end;
   }
 
   // Task code runs in microtasks, and asyncio runs it one task at a time, in the order of the
@@ -396,17 +411,13 @@ export class Loop {
       this.#scheduled = false;
       return;
     }
-    this.#epoch++;
-    this.#inflight = 0;
     const timers = this.#timers;
     if (timers.size > 0) {
       const now = this.#clock.now();
       let t = timers.peek();
       while (t !== undefined && t._when <= now) {
         timers.pop();
-        this.#queue[this.#tail] = fireTimer;
-        this.#queue[this.#tail + 1] = t;
-        this.#tail += 2;
+        this.#enqueue(fireTimer, t);
         t = timers.peek();
       }
     }
@@ -414,7 +425,7 @@ export class Loop {
       this.#goIdle();
       return;
     }
-    this.#iterEnd = this.#tail;
+    this.#beginIteration(this.#tail);
     setInLoopCallbacks(true);
     this.#runCallbacks();
     setInLoopCallbacks(false);

@@ -279,7 +279,8 @@ export const scenarios: Scenarios = {
     unit: "messages/s",
     better: "higher",
     baseline: "aiots",
-    runs: 3,
+    // Loopback throughput swings with the machine's load: five runs for a steadier median.
+    runs: 5,
     warmup: 1,
     subjects: {
       aiots: subject("aiots", "aiots"),

@@ -41,6 +41,12 @@ export interface Scenario {
   runs?: number;
   /** Unmeasured warm-up runs before them (default 1; the runner's `--warmup` overrides it). */
   warmup?: number;
+  /**
+   * Take the runs in rounds, one child per run, each round running every subject once (default:
+   * one child per subject, all its runs in a row). For scenarios whose figures swing with the
+   * machine's load (loopback I/O): the rows' medians then come from the same stretch of time.
+   */
+  interleave?: boolean;
   /** Extra node flags this scenario's children need (every child gets `--expose-gc`). */
   nodeFlags?: readonly string[];
   /** The implementations, by name: `aiots/...`, `raw/...`, then the peers. Order is kept. */

@@ -343,8 +343,9 @@ function median(values: number[]): number | undefined {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-function makeRow(entry: Entry, subject: string, result: ChildResult): Row {
-  const samples: Sample[] = result.report?.samples ?? [];
+function makeRow(entry: Entry, subject: string, results: ChildResult[]): Row {
+  const samples: Sample[] = results.flatMap((r) => r.report?.samples ?? []);
+  const error = results.find((r) => r.error !== undefined)?.error;
   const values = samples.map((s) => s.value);
   return {
     scenario: entry.name,
@@ -357,7 +358,7 @@ function makeRow(entry: Entry, subject: string, result: ChildResult): Row {
     min: values.length > 0 ? Math.min(...values) : undefined,
     max: values.length > 0 ? Math.max(...values) : undefined,
     ratio: undefined,
-    error: result.error,
+    error,
   };
 }
 
@@ -484,20 +485,31 @@ async function main(): Promise<void> {
     let runs = options.runs ?? entry.scenario.runs ?? DEFAULT_RUNS;
     if (options.quick && options.runs === undefined) runs = Math.max(1, Math.floor(runs / 2));
     const warmup = options.warmup ?? entry.scenario.warmup ?? DEFAULT_WARMUP;
-    for (const subject of Object.keys(entry.scenario.subjects)) {
-      if (matches(subject, options.subjects)) jobs.push({ entry, subject, runs, warmup });
+    const subjects = Object.keys(entry.scenario.subjects).filter((s) =>
+      matches(s, options.subjects),
+    );
+    if (entry.scenario.interleave === true) {
+      for (let round = 0; round < runs; round++) {
+        for (const subject of subjects) jobs.push({ entry, subject, runs: 1, warmup });
+      }
+    } else {
+      for (const subject of subjects) jobs.push({ entry, subject, runs, warmup });
     }
   }
   if (jobs.length === 0) fail(`no subject matches ${options.subjects.join(", ")}`);
 
   const started = performance.now();
-  const rows: Row[] = [];
+  // Rows in job order; an interleaved scenario's children add their samples to one row.
+  const rowsByKey = new Map<string, { entry: Entry; subject: string; results: ChildResult[] }>();
   for (const [i, job] of jobs.entries()) {
     const { entry, subject } = job;
     const label = `[${i + 1}/${jobs.length}] ${entry.name} ${subject}`;
     const result = await runChild(options, childNode, entry, subject, job.runs, job.warmup);
-    const row = makeRow(entry, subject, result);
-    rows.push(row);
+    const key = `${entry.name}\u0000${subject}`;
+    const slot = rowsByKey.get(key) ?? { entry, subject, results: [] };
+    slot.results.push(result);
+    rowsByKey.set(key, slot);
+    const row = makeRow(entry, subject, [result]);
     const secs = (result.ms / 1000).toFixed(1);
     log(
       row.error === undefined
@@ -505,6 +517,7 @@ async function main(): Promise<void> {
         : `${label}: FAILED (${secs} s) ${row.error.split("\n")[0] ?? ""}`,
     );
   }
+  const rows = [...rowsByKey.values()].map((r) => makeRow(r.entry, r.subject, r.results));
   for (const entry of entries) {
     const mine = rows.filter((r) => r.scenario === entry.name);
     const baselineName = entry.scenario.baseline ?? Object.keys(entry.scenario.subjects)[0];
@@ -517,8 +530,11 @@ async function main(): Promise<void> {
   const loadAfter = load();
   const text = table(rows, entries);
   const busy = Math.max(...os.loadavg().slice(0, 2)) > cpus.length * 0.75;
+  const rounds = entries.filter((e) => e.scenario.interleave === true).map((e) => e.name);
+  const interleaved =
+    rounds.length === 0 ? "" : ` (per run, in rounds of every subject, for ${rounds.join(", ")})`;
   const footer = [
-    `medians of ${[...new Set(jobs.map((j) => j.runs))].join("/")} runs after ${[...new Set(jobs.map((j) => j.warmup))].join("/")} warm-up, one child process per row; ` +
+    `medians of ${[...new Set(rows.map((r) => r.samples.length))].join("/")} runs after ${[...new Set(jobs.map((j) => j.warmup))].join("/")} warm-up, one child process per row${interleaved}; ` +
       `"vs aiots" = median / the aiots row's median (for /s units > 1x is faster than aiots, for B/task < 1x is smaller).`,
     `total ${((performance.now() - started) / 1000).toFixed(0)} s, load ${loadBefore} -> ${loadAfter}` +
       (busy ? " -- the machine was busy: treat the figures as rough" : ""),

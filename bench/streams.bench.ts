@@ -279,9 +279,11 @@ export const scenarios: Scenarios = {
     unit: "messages/s",
     better: "higher",
     baseline: "aiots",
-    // Loopback throughput swings with the machine's load: five runs for a steadier median.
+    // Loopback throughput swings with the machine's load: five rounds of every subject, so that
+    // the rows' medians come from the same stretch of time.
     runs: 5,
     warmup: 1,
+    interleave: true,
     subjects: {
       aiots: subject("aiots", "aiots"),
       "aiots-client/raw-server": subject("raw", "aiots"),

@@ -44,14 +44,17 @@ function loadStreams(): Promise<Streams> {
 
 // ---------------------------------------------------------------- raw node:net ends
 
-async function rawServer(): Promise<{ port: number; close(): Promise<void> }> {
+/** A `node:net` echo server on loopback; `echo` serves each connection. */
+async function netServer(
+  echo: (socket: Socket) => void,
+): Promise<{ port: number; close(): Promise<void> }> {
   const net = await import("node:net");
   const sockets = new Set<Socket>();
   const server: NetServer = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
-    socket.on("data", (data) => socket.write(data));
     socket.on("error", () => {});
     socket.on("close", () => sockets.delete(socket));
+    echo(socket);
   });
   await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
   const { port } = server.address() as AddressInfo;
@@ -63,6 +66,10 @@ async function rawServer(): Promise<{ port: number; close(): Promise<void> }> {
         server.close(() => resolve());
       }),
   };
+}
+
+function rawServer(): Promise<{ port: number; close(): Promise<void> }> {
+  return netServer((socket) => socket.on("data", (data) => socket.write(data)));
 }
 
 /** 50 raw clients doing round trips until the deadline; resolves with the round trips done. */
@@ -124,13 +131,8 @@ async function writeAll(socket: Socket, data: Buffer): Promise<void> {
   if (!socket.write(data)) await new Promise((resolve) => socket.once("drain", resolve));
 }
 
-async function asyncServer(): Promise<{ port: number; close(): Promise<void> }> {
-  const net = await import("node:net");
-  const sockets = new Set<Socket>();
-  const server: NetServer = net.createServer({ noDelay: true }, (socket) => {
-    sockets.add(socket);
-    socket.on("error", () => {});
-    socket.on("close", () => sockets.delete(socket));
+function asyncServer(): Promise<{ port: number; close(): Promise<void> }> {
+  return netServer((socket) => {
     const next = chunks(socket);
     void (async () => {
       for (;;) {
@@ -141,16 +143,6 @@ async function asyncServer(): Promise<{ port: number; close(): Promise<void> }> 
       socket.end();
     })();
   });
-  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 async function asyncClients(port: number): Promise<number> {

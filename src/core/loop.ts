@@ -12,7 +12,12 @@
  *                                       ->  the iteration goes on from the next callback
  *
  * A task reports its suspension (see `_woke`, `_suspended`); one that awaits a foreign promise
- * instead is covered by a `nextTick` fallback, which runs once the microtask queue is empty.
+ * instead is covered by a `nextTick` fallback, which runs once the microtask queue is empty. It
+ * is armed when the pause begins if something is left to run, else by the first thing that
+ * needs the loop during the pause (a callback, a timer, a stop).
+ *
+ * An I/O event that wakes a task while the loop is idle runs as an iteration of its own, at
+ * once, inside the event's callback (`_scheduleEvent`): no microtask hop to start it.
  *
  * Bursts of iterations run back to back, but after `SLICE_MS` of continuous running the loop
  * continues from `setImmediate` instead, so Node's timers and I/O always get their turn: a task
@@ -272,7 +277,8 @@ export class Loop {
   // after its wake-up, and before the next task resumes. So when a callback wakes a task
   // (`_woke`), the iteration pauses (`#inflight`) and goes on when the task reports back
   // through `_suspended`. A task that awaits a foreign promise instead never reports back; a
-  // `nextTick` fallback, which runs only once the microtask queue is empty, goes on without it.
+  // `nextTick` fallback, which runs only once the microtask queue is empty, goes on without it
+  // (armed by #runCallbacks if something is left to run, else by #nudge once something is).
 
   /**
    * @internal Put a new task behind a start gate (see task.ts): a reaction registered here, in

@@ -473,7 +473,9 @@ export class Future<T = unknown> implements Promise<T> {
 
   /**
    * @internal `_resolve` for an event from outside the loop: a single done-callback (the
-   * waiting task's wake-up) runs at once if the loop is idle (see `Loop._scheduleEvent`).
+   * waiting task's wake-up) runs at once if the loop is idle (see `Loop._scheduleEvent`). Only
+   * for internal futures that nothing but native waits (`parkNative`, `awaitFuture`) can be
+   * registered on: their wake-up settles a native promise and runs no user code.
    */
   _resolveEvent(value: T): void {
     const fn = this._cbFn;

@@ -286,3 +286,76 @@ describe("LOOP: handles and error handling", () => {
     expect(String(log[0]?.message)).toMatch(/^Exception in callback/);
   });
 });
+
+describe("LOOP: a task that awaits a foreign promise never holds the loop up", () => {
+  // With the system clock, an iteration that pauses on a task arms its fallback only when
+  // something needs the loop during the pause. Here nothing else would wake the loop: each case
+  // hangs (and times out) if the loop missed what needed it.
+  type Loop = ReturnType<typeof getRunningLoop>;
+
+  /** A task woken by an I/O-like event on an idle loop awaits a foreign promise; main waits. */
+  async function pausedOnForeign(
+    during: (loop: Loop, finish: (label: string) => void) => void,
+  ): Promise<string[]> {
+    const { StreamReader } = await import("../../src/streams/index.ts");
+    const log: string[] = [];
+    await run(async () => {
+      const loop = getRunningLoop();
+      const reader = new StreamReader();
+      const finished = loop.createFuture<void>();
+      const { promise: foreign, resolve: release } = Promise.withResolvers<void>();
+      const waiting = createTask(async () => {
+        await reader.read(1);
+        log.push("read");
+        during(loop, (label) => {
+          log.push(label);
+          finished.setResult();
+        });
+        await foreign;
+        log.push("foreign");
+      });
+      await sleep(0); // `waiting` is parked in read(); main then waits on `finished` alone
+      setImmediate(() => reader.feedData("x"));
+      await finished;
+      release();
+      await waiting;
+    });
+    return log;
+  }
+
+  it("a callback scheduled during the pause runs", async () => {
+    const log = await pausedOnForeign((loop, finish) => {
+      loop.callSoon(() => finish("callSoon"));
+    });
+    expect(log).toEqual(["read", "callSoon", "foreign"]);
+  });
+
+  it("a timer added during the pause fires", async () => {
+    const log = await pausedOnForeign((loop, finish) => {
+      loop.callLater(1, () => finish("callLater"));
+    });
+    expect(log).toEqual(["read", "callLater", "foreign"]);
+  });
+
+  it("a timer armed before the pause fires", async () => {
+    const { StreamReader } = await import("../../src/streams/index.ts");
+    const log: string[] = [];
+    await run(async () => {
+      const reader = new StreamReader();
+      const { promise: foreign, resolve: release } = Promise.withResolvers<void>();
+      const waiting = createTask(async () => {
+        await reader.read(1);
+        log.push("read");
+        await foreign;
+        log.push("foreign");
+      });
+      await sleep(0);
+      setImmediate(() => reader.feedData("x"));
+      await sleep(20); // armed when the loop went idle, before the event
+      log.push("sleep");
+      release();
+      await waiting;
+    });
+    expect(log).toEqual(["read", "sleep", "foreign"]);
+  });
+});

@@ -36,6 +36,8 @@ const HANDOFF_N_EFFECT = 200_000;
 const HANDOFF_N_EFFECTION = 200_000;
 /** Plain awaits per await-tax run. */
 const AWAIT_N = 1_000_000;
+/** sleep(0) in a loop. */
+const YIELD_N = 500_000;
 /** Sleeping tasks per memory run. */
 const MEMORY_N = 100_000;
 /** Effection spawns about 4k tasks/s (and ~11 KB each): 5k keep a run near 1.5 s. */
@@ -368,6 +370,38 @@ async function awaitTaxRaw(): Promise<Sample> {
   return rate(AWAIT_N, start, end);
 }
 
+// ---------------------------------------------------------------- yield-loop
+//
+// One task yields to the loop N times in a row: aiots `await sleep(0)` (which lets timers and
+// I/O run, see SLICE_MS in loop.ts) against the raw form that also lets them run.
+
+async function yieldLoopAiots(): Promise<Sample> {
+  const { run, sleep } = await loadAiots();
+  return run(async () => {
+    const start = performance.now();
+    let count = 0;
+    for (let i = 0; i < YIELD_N; i++) {
+      await sleep(0);
+      count++;
+    }
+    const end = performance.now();
+    check("yields", count, YIELD_N);
+    return rate(YIELD_N, start, end);
+  });
+}
+
+async function yieldLoopRaw(): Promise<Sample> {
+  const start = performance.now();
+  let count = 0;
+  for (let i = 0; i < YIELD_N; i++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    count++;
+  }
+  const end = performance.now();
+  check("yields", count, YIELD_N);
+  return rate(YIELD_N, start, end);
+}
+
 // ---------------------------------------------------------------- memory
 //
 // Heap used after a full GC, before and after starting N tasks that sleep 60 s, divided by N.
@@ -488,6 +522,16 @@ export const scenarios: Scenarios = {
     subjects: {
       aiots: awaitTaxAiots,
       raw: awaitTaxRaw,
+    },
+  },
+  "yield-loop": {
+    description: `one task yields to the loop ${YIELD_N / 1000}k times in a row (sleep(0))`,
+    unit: "yields/s",
+    better: "higher",
+    baseline: "aiots",
+    subjects: {
+      aiots: yieldLoopAiots,
+      "raw/setImmediate": yieldLoopRaw,
     },
   },
   memory: {

@@ -26,7 +26,15 @@
  */
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import { fileURLToPath } from "node:url";
-import { aiotsEntry, check, childMain, loadAiots, type Sample, type Scenarios } from "./harness.ts";
+import {
+  aiotsEntry,
+  check,
+  childMain,
+  loadAiots,
+  rate,
+  type Sample,
+  type Scenarios,
+} from "./harness.ts";
 
 const CONNECTIONS = 50;
 const MESSAGE = 1024;
@@ -232,6 +240,67 @@ async function aiotsClients(streams: Streams, port: number): Promise<number> {
   return counts.reduce((a, b) => a + b, 0);
 }
 
+// ---------------------------------------------------------------- io-wake
+//
+// The cost of one wake-up from I/O, without the kernel: a `setImmediate` (an event from Node's
+// loop, as a socket's data is) hands a 1 KiB chunk to the reader, the reading code takes it and
+// asks for the next event.
+
+const WAKE_N = 200_000;
+
+async function ioWakeAiots(): Promise<Sample> {
+  const { run } = await loadAiots();
+  const { StreamReader } = await loadStreams();
+  const chunk = Buffer.alloc(MESSAGE, 0x61);
+  return run(async () => {
+    const reader = new StreamReader();
+    // What a socket's data event calls (the transport's entry point: the chunk is not copied).
+    const feed = (): void => reader._feedOwned(chunk);
+    const start = performance.now();
+    setImmediate(feed);
+    for (let i = 0; i < WAKE_N; i++) {
+      const data = await reader.readexactly(MESSAGE);
+      check("bytes", data.length, MESSAGE);
+      if (i + 1 < WAKE_N) setImmediate(feed);
+    }
+    return rate(WAKE_N, start, performance.now());
+  });
+}
+
+async function ioWakeAsync(): Promise<Sample> {
+  const chunk = Buffer.alloc(MESSAGE, 0x61);
+  let waiting: ((data: Buffer) => void) | undefined;
+  const feed = (): void => {
+    const resolve = waiting;
+    waiting = undefined;
+    resolve?.(chunk);
+  };
+  const start = performance.now();
+  setImmediate(feed);
+  for (let i = 0; i < WAKE_N; i++) {
+    const data = await new Promise<Buffer>((resolve) => {
+      waiting = resolve;
+    });
+    check("bytes", data.length, MESSAGE);
+    if (i + 1 < WAKE_N) setImmediate(feed);
+  }
+  return rate(WAKE_N, start, performance.now());
+}
+
+function ioWakeRaw(): Promise<Sample> {
+  const chunk = Buffer.alloc(MESSAGE, 0x61);
+  const start = performance.now();
+  return new Promise((resolve) => {
+    let i = 0;
+    const onData = (data: Buffer): void => {
+      check("bytes", data.length, MESSAGE);
+      if (++i < WAKE_N) setImmediate(onData, chunk);
+      else resolve(rate(WAKE_N, start, performance.now()));
+    };
+    setImmediate(onData, chunk);
+  });
+}
+
 // ---------------------------------------------------------------- subjects
 
 type End = "aiots" | "raw" | "async";
@@ -266,6 +335,17 @@ function subject(server: End, client: End): () => Promise<Sample> {
 }
 
 export const scenarios: Scenarios = {
+  "io-wake": {
+    description: `${WAKE_N / 1000}k wake-ups of a reading task by an event of Node's loop (a setImmediate hands over 1 KiB)`,
+    unit: "wake-ups/s",
+    better: "higher",
+    baseline: "aiots",
+    subjects: {
+      aiots: ioWakeAiots,
+      "async/promise": ioWakeAsync,
+      "raw/callback": ioWakeRaw,
+    },
+  },
   "tcp-echo": {
     description: `TCP echo on loopback: ${CONNECTIONS} connections, ${MESSAGE} B messages, ${DURATION_MS / 1000} s of round trips`,
     unit: "messages/s",

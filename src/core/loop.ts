@@ -239,7 +239,11 @@ export class Loop {
     } catch (error) {
       this.#callbackFailed(error, fn as Callback, arg);
     }
-    this.#runCallbacks();
+    try {
+      this.#runCallbacks();
+    } catch (error) {
+      this.#internalError(error);
+    }
     setInLoopCallbacks(previous);
   }
 
@@ -405,12 +409,16 @@ export class Loop {
     try {
       this.#iterateOnce();
     } catch (error) {
-      // Only a broken Clock can get here; keep the loop alive and say so.
-      setInLoopCallbacks(false);
-      this.#scheduled = false;
-      this.callExceptionHandler({ message: "Internal error in the event loop", exception: error });
+      this.#internalError(error);
     }
   };
+
+  /** Only a broken Clock can get here: keep the loop alive and say so. */
+  #internalError(error: unknown): void {
+    setInLoopCallbacks(false);
+    this.#scheduled = false;
+    this.callExceptionHandler({ message: "Internal error in the event loop", exception: error });
+  }
 
   #iterateOnce(): void {
     if (!this.#running) {

@@ -23,6 +23,7 @@ import {
   rate,
   type Sample,
   type Scenarios,
+  submitJobs,
 } from "./harness.ts";
 
 /** Tasks per spawn-join run. */
@@ -152,18 +153,7 @@ async function spawnRawSetImmediate(): Promise<Sample> {
 async function spawnPLimit(): Promise<Sample> {
   const { default: pLimit } = await import("p-limit");
   const limit = pLimit(SPAWN_N);
-  let done = 0;
-  const job = async (): Promise<void> => {
-    await resolved;
-    done++;
-  };
-  const start = performance.now();
-  const promises: Promise<void>[] = [];
-  for (let i = 0; i < SPAWN_N; i++) promises.push(limit(job));
-  await Promise.all(promises);
-  const end = performance.now();
-  check("jobs done", done, SPAWN_N);
-  return rate(SPAWN_N, start, end);
+  return submitJobs(SPAWN_N, (job) => limit(job));
 }
 
 async function spawnEffect(): Promise<Sample> {

@@ -79,6 +79,31 @@ export function rate(n: number, start: number, end: number): Sample {
   return { value: ms > 0 ? (n * 1000) / ms : Number.POSITIVE_INFINITY, n };
 }
 
+const resolvedPromise = Promise.resolve();
+
+/**
+ * Submit `n` jobs, each awaiting one microtask, through `submit` (a limiter's `limit(job)`, a
+ * semaphore's `withPermit(job)`, ...), join them with `Promise.all`, check that every job ran and
+ * return the rate.
+ */
+export async function submitJobs(
+  n: number,
+  submit: (job: () => Promise<void>) => PromiseLike<unknown>,
+): Promise<Sample> {
+  let done = 0;
+  const job = async (): Promise<void> => {
+    await resolvedPromise;
+    done++;
+  };
+  const start = performance.now();
+  const promises: PromiseLike<unknown>[] = [];
+  for (let i = 0; i < n; i++) promises.push(submit(job));
+  await Promise.all(promises);
+  const end = performance.now();
+  check("jobs done", done, n);
+  return rate(n, start, end);
+}
+
 /** Throw if a subject's bookkeeping shows that the work was not all done. */
 export function check(label: string, actual: number, expected: number): void {
   if (actual !== expected) {

@@ -23,6 +23,7 @@ import {
   rate,
   type Sample,
   type Scenarios,
+  submitJobs,
 } from "./harness.ts";
 
 /** Awaiting it costs one microtask tick, like `await null` (which the lint forbids). */
@@ -297,18 +298,7 @@ async function boundedAiotsPromises(): Promise<Sample> {
   const { run, Semaphore } = await loadAiots();
   return run(async () => {
     const sem = new Semaphore(LIMIT);
-    let done = 0;
-    const job = async (): Promise<void> => {
-      await resolved;
-      done++;
-    };
-    const start = performance.now();
-    const promises: Promise<void>[] = [];
-    for (let i = 0; i < BOUNDED_N; i++) promises.push(sem.withPermit(job));
-    await Promise.all(promises);
-    const end = performance.now();
-    check("jobs done", done, BOUNDED_N);
-    return rate(BOUNDED_N, start, end);
+    return submitJobs(BOUNDED_N, (job) => sem.withPermit(job));
   });
 }
 
@@ -366,35 +356,13 @@ class RawSemaphore {
 
 async function boundedRaw(): Promise<Sample> {
   const sem = new RawSemaphore(LIMIT);
-  let done = 0;
-  const job = async (): Promise<void> => {
-    await resolved;
-    done++;
-  };
-  const start = performance.now();
-  const promises: Promise<void>[] = [];
-  for (let i = 0; i < BOUNDED_N; i++) promises.push(sem.run(job));
-  await Promise.all(promises);
-  const end = performance.now();
-  check("jobs done", done, BOUNDED_N);
-  return rate(BOUNDED_N, start, end);
+  return submitJobs(BOUNDED_N, (job) => sem.run(job));
 }
 
 async function boundedPLimit(): Promise<Sample> {
   const { default: pLimit } = await import("p-limit");
   const limit = pLimit(LIMIT);
-  let done = 0;
-  const job = async (): Promise<void> => {
-    await resolved;
-    done++;
-  };
-  const start = performance.now();
-  const promises: Promise<void>[] = [];
-  for (let i = 0; i < BOUNDED_N; i++) promises.push(limit(job));
-  await Promise.all(promises);
-  const end = performance.now();
-  check("jobs done", done, BOUNDED_N);
-  return rate(BOUNDED_N, start, end);
+  return submitJobs(BOUNDED_N, (job) => limit(job));
 }
 
 async function boundedPQueue(): Promise<Sample> {
@@ -416,19 +384,7 @@ async function boundedPQueue(): Promise<Sample> {
 async function boundedAsyncMutex(): Promise<Sample> {
   const { Semaphore } = await import("async-mutex");
   const sem = new Semaphore(LIMIT);
-  const n = BOUNDED_N_ASYNC_MUTEX;
-  let done = 0;
-  const job = async (): Promise<void> => {
-    await resolved;
-    done++;
-  };
-  const start = performance.now();
-  const promises: Promise<void>[] = [];
-  for (let i = 0; i < n; i++) promises.push(sem.runExclusive(job));
-  await Promise.all(promises);
-  const end = performance.now();
-  check("jobs done", done, n);
-  return rate(n, start, end);
+  return submitJobs(BOUNDED_N_ASYNC_MUTEX, (job) => sem.runExclusive(job));
 }
 
 // ---------------------------------------------------------------- scenarios
